@@ -1,0 +1,47 @@
+// Host launchers of the CUDA kernels. Plain C++: src/api includes this without CUDA headers.
+// Each launcher checks its launch (cudaGetLastError) and throws snapmla::Error(kCudaError).
+// None synchronises, except the check_* functions of checked mode, which must read a result.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/params.h"
+
+namespace snapmla::kernels {
+
+void launch_quantize_query(const QuantizeQueryParams& params, StreamHandle stream);
+void launch_append_kv(const AppendParams& params, StreamHandle stream);
+void launch_fetch_dequant(const FetchParams& params, StreamHandle stream);
+
+// The one-warp metadata kernel: schedule from device lengths (src/sched/schedule.h).
+void launch_plan(const std::int32_t* lengths, int batch, int num_parts, void* parts,
+                 std::int32_t* split_begin, StreamHandle stream);
+
+// Split kernels: write single-split requests to out/lse, the others to the partial buffers.
+void launch_decode_fp8(const DecodeParams& params, StreamHandle stream);
+void launch_decode_bf16(const DecodeParams& params, StreamHandle stream);
+// Merges partials of requests with more than one split into out/lse.
+void launch_combine(const DecodeParams& params, StreamHandle stream);
+
+// Checked mode: validate device-resident indices, synchronise, report the first failure.
+struct CheckReport {
+  int failed = 0;   // 0: all good
+  int request = -1; // request (or row of slots) of the first failure
+  int index = -1;   // block-table column (or -1)
+  int value = 0;    // the offending value
+  int kind = 0;     // 1: length < 0, 2: length > max_pages * 64, 3: page out of range, 4: slot out of range
+};
+CheckReport check_slots(const std::int32_t* slots, int n, int num_pages, StreamHandle stream);
+CheckReport check_decode_inputs(const std::int32_t* lengths, const std::int32_t* block_table,
+                                std::int64_t block_table_stride, int batch, int max_pages,
+                                int num_pages, StreamHandle stream);
+
+// Device facts the API needs (cached per device).
+int device_sm_count(int device);
+bool device_is_hopper(int device);
+int device_count();  // 0 when no driver or no device
+
+// Which device a pointer lives on; -1 for host memory. Used to reject mismatched views.
+int pointer_device(const void* ptr);
+
+}  // namespace snapmla::kernels

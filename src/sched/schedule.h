@@ -1,0 +1,109 @@
+// The split-KV schedule and the workspace layout, shared by the CPU planner, the metadata
+// kernel, the decode kernels and the combine step.
+//
+// Work is counted in 64-token blocks plus a fixed overhead per request segment (loading Q,
+// writing O). The total is cut into num_parts nearly equal payloads; part p walks the requests
+// in order from (begin_req, begin_block) to (end_req, end_block). A request cut by a part
+// boundary gets several splits; each split writes a partial O (normalised, fp32) and a partial
+// LSE (log2) that combine merges. A request with one split writes out and lse directly.
+// Splits are numbered in request order, so request r owns splits
+// [split_begin[r], split_begin[r + 1]) and there are at most batch + num_parts of them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/host_device.h"
+#include "snapmla/cache.h"
+
+namespace snapmla::sched {
+
+inline constexpr int kFixedOverheadBlocks = 5;  // a segment costs its blocks + this
+
+struct PartRange {
+  std::int32_t begin_req, begin_block;  // first block of the first segment
+  std::int32_t end_req, end_block;      // one past the last block (end_block of end_req);
+                                        // end_block == 0 means the part ends before end_req
+  std::int32_t first_split;             // split index of the part's first segment
+  std::int32_t pad[3];
+};
+static_assert(sizeof(PartRange) == 32);
+
+// Where each piece lives in the workspace. All offsets are in bytes, 256-byte aligned.
+struct WorkspaceLayout {
+  int batch, num_parts, rows;  // rows = s_q * h_q
+  std::size_t parts_offset;        // PartRange[num_parts]
+  std::size_t split_begin_offset;  // int32[batch + 1]
+  std::size_t check_offset;        // int32[4]: checked-mode report
+  std::size_t partial_lse_offset;  // float[max_splits * rows], log2 domain
+  std::size_t partial_o_offset;    // float[max_splits * rows * 512]
+  std::size_t total_bytes;
+
+  int max_splits() const { return batch + num_parts; }
+};
+
+inline std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
+
+inline WorkspaceLayout workspace_layout(int batch, int s_q, int h_q, int num_parts) {
+  WorkspaceLayout w{};
+  w.batch = batch;
+  w.num_parts = num_parts;
+  w.rows = s_q * h_q;
+  const std::size_t splits = std::size_t(batch) + num_parts;
+  std::size_t at = 0;
+  w.parts_offset = at;        at = align256(at + sizeof(PartRange) * num_parts);
+  w.split_begin_offset = at;  at = align256(at + sizeof(std::int32_t) * (batch + 1));
+  w.check_offset = at;        at = align256(at + sizeof(std::int32_t) * 4);
+  w.partial_lse_offset = at;  at = align256(at + sizeof(float) * splits * w.rows);
+  w.partial_o_offset = at;    at = align256(at + sizeof(float) * splits * w.rows * kDimLatent);
+  w.total_bytes = at;
+  return w;
+}
+
+SNAPMLA_HD int blocks_of(int length) { return (length + kPageSize - 1) / kPageSize; }
+
+// The planner itself: one thread walks the requests (b is at most a few thousand, so this is a
+// few microseconds on the GPU and keeps host and device bit-identical). `lengths` are assumed
+// validated (>= 0). Writes parts[num_parts] and split_begin[batch + 1].
+SNAPMLA_HD void plan_schedule(const std::int32_t* lengths, int batch, int num_parts,
+                              PartRange* parts, std::int32_t* split_begin) {
+  long long total = 0;
+  for (int r = 0; r < batch; ++r) total += blocks_of(lengths[r]) + kFixedOverheadBlocks;
+  // Each part consumes at least payload - overhead units (it can only waste what is too little
+  // to start a request), so payload = ceil(total / parts) + overhead covers everything; the
+  // last part takes whatever remains regardless.
+  const long long payload = (total + num_parts - 1) / num_parts + kFixedOverheadBlocks;
+  int req = 0, block = 0, split = 0;
+  for (int p = 0; p < num_parts; ++p) {
+    PartRange range{};
+    range.begin_req = req;
+    range.begin_block = block;
+    range.first_split = split;
+    long long budget = (p == num_parts - 1) ? (1ll << 62) : payload;
+    while (req < batch) {
+      const int nb = blocks_of(lengths[req]);
+      const long long cost = (nb - block) + (block == 0 ? kFixedOverheadBlocks : 0);
+      if (budget >= cost) {  // finish this request
+        budget -= cost;
+        if (block == 0) split_begin[req] = split;
+        ++split;
+        ++req;
+        block = 0;
+        continue;
+      }
+      const long long take = budget - (block == 0 ? kFixedOverheadBlocks : 0);
+      if (take > 0) {  // a first or middle piece of a request that continues in the next part
+        if (block == 0) split_begin[req] = split;
+        ++split;
+        block += static_cast<int>(take);
+      }
+      break;
+    }
+    range.end_req = req;
+    range.end_block = block;
+    parts[p] = range;
+  }
+  split_begin[batch] = split;
+}
+
+}  // namespace snapmla::sched
