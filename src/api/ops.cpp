@@ -1,0 +1,331 @@
+// The public operations: validate every argument on the host, then dispatch to the CPU
+// reference (all views on the CPU) or the CUDA kernels (all views on one CUDA device).
+#include "snapmla/ops.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "api/validate.h"
+#include "reference/reference.h"
+#include "sched/schedule.h"
+
+#if SNAPMLA_WITH_CUDA
+#include "kernels/launch.h"
+#endif
+
+namespace snapmla {
+
+namespace {
+
+using api::ArgCheck;
+
+constexpr int kReferenceSmCount = 132;  // H100 SXM / H200: the CPU plans like these cards
+
+[[maybe_unused]] bool env_checked() {
+  static const bool on = [] {
+    const char* v = std::getenv("SNAPMLA_CHECKED");
+    return v != nullptr && std::strcmp(v, "") != 0 && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
+// Throws unless this build can run on `device`.
+void require_backend(const ArgCheck& check, const Device& device) {
+  if (!device.is_cuda()) return;
+#if SNAPMLA_WITH_CUDA
+  if (device.index < 0 || device.index >= kernels::device_count())
+    check.fail("device", "CUDA device " + std::to_string(device.index) + " does not exist", ErrorCode::kUnsupported);
+  if (!kernels::device_is_hopper(device.index))
+    check.fail("device", "CUDA device " + std::to_string(device.index) +
+                             " is not a Hopper GPU (compute capability 9.0 is required)", ErrorCode::kUnsupported);
+#else
+  check.fail("device", "this build of snapmla has no CUDA kernels (configure with nvcc and "
+                       "SNAPMLA_ENABLE_CUDA=ON)", ErrorCode::kUnsupported);
+#endif
+}
+
+#if SNAPMLA_WITH_CUDA
+template <int N>
+void copy_strides(const TensorView& v, std::int64_t (&out)[N]) {
+  for (int d = 0; d < N; ++d) out[d] = v.stride[d];
+}
+
+kernels::Fp8CacheParams fp8_cache_params(const Fp8Cache& cache) {
+  return {static_cast<int>(cache.kv_fp8.shape[0]), cache.kv_fp8.ptr<std::uint8_t>(),
+          cache.kv_scale.ptr<float>(), cache.kv_rope.ptr<std::uint16_t>()};
+}
+
+void raise_check_report(const ArgCheck& check, const kernels::CheckReport& rep, std::int64_t num_pages) {
+  if (!rep.failed) return;
+  const std::string where = std::to_string(rep.request);
+  switch (rep.kind) {
+    case 1:
+      check.fail("lengths", "lengths[" + where + "] = " + std::to_string(rep.value) + " is negative",
+                 ErrorCode::kDeviceCheckFailed);
+    case 2:
+      check.fail("lengths", "lengths[" + where + "] = " + std::to_string(rep.value) +
+                                " needs more pages than its block table row holds", ErrorCode::kDeviceCheckFailed);
+    case 3:
+      check.fail("block_table", "page index " + std::to_string(rep.value) + " at [" + where + ", " +
+                                    std::to_string(rep.index) + "] is outside the cache (pages = " +
+                                    std::to_string(num_pages) + ")", ErrorCode::kDeviceCheckFailed);
+    default:
+      check.fail("slots", "slots[" + where + "] = " + std::to_string(rep.value) +
+                              " is outside the cache (pages = " + std::to_string(num_pages) + ")",
+                 ErrorCode::kDeviceCheckFailed);
+  }
+}
+
+kernels::DecodeParams decode_params(const DecodeArgs& args, const DecodeShape& shape,
+                                    const DecodeOptions& options) {
+  kernels::DecodeParams p{};
+  p.batch = shape.batch;
+  p.s_q = shape.s_q;
+  p.h_q = shape.h_q;
+  p.causal = options.causal;
+  const float scale = options.softmax_scale > 0.0f ? options.softmax_scale : 1.0f / std::sqrt(float(kDimQK));
+  p.scale_log2 = scale * 1.4426950408889634f;
+  p.block_table = args.block_table.ptr<const std::int32_t>();
+  p.block_table_stride = args.block_table.stride[0];
+  p.max_pages = static_cast<int>(args.block_table.shape[1]);
+  p.lengths = args.lengths.ptr<const std::int32_t>();
+  p.out = args.out.ptr<std::uint16_t>();
+  copy_strides(args.out, p.out_stride);
+  p.lse = args.lse.ptr<float>();
+  copy_strides(args.lse, p.lse_stride);
+  const auto layout = sched::workspace_layout(shape.batch, shape.s_q, shape.h_q, shape.num_sm_parts);
+  auto* base = static_cast<char*>(args.workspace.data);
+  p.num_parts = shape.num_sm_parts;
+  p.parts = base + layout.parts_offset;
+  p.split_begin = reinterpret_cast<const std::int32_t*>(base + layout.split_begin_offset);
+  p.partial_lse = reinterpret_cast<float*>(base + layout.partial_lse_offset);
+  p.partial_o = reinterpret_cast<float*>(base + layout.partial_o_offset);
+  return p;
+}
+#endif
+
+// Checks shared by both decode paths; returns the resolved shape.
+DecodeShape check_decode(const ArgCheck& check, const DecodeArgs& args, const DecodeOptions& options,
+                         Device device, std::int64_t num_pages) {
+  require_backend(check, device);
+  const DecodeShape shape = api::check_decode_shape(check, args.shape, device);
+  api::check_decode_outputs(check, args, device);
+  api::check_workspace(check, args.workspace, shape, device);
+  if (!(options.softmax_scale >= 0.0f) || std::isinf(options.softmax_scale))
+    check.fail("options.softmax_scale", "must be finite and > 0 (or 0 for 1/sqrt(576)), got " +
+                                            std::to_string(options.softmax_scale));
+  if (!device.is_cuda()) api::check_lengths_and_pages(check, args, num_pages);
+#if SNAPMLA_WITH_CUDA
+  if (device.is_cuda() && (options.checked || env_checked())) {
+    raise_check_report(check,
+                       kernels::check_decode_inputs(args.lengths.ptr<const std::int32_t>(),
+                                                    args.block_table.ptr<const std::int32_t>(),
+                                                    args.block_table.stride[0], shape.batch,
+                                                    static_cast<int>(args.block_table.shape[1]),
+                                                    static_cast<int>(num_pages), options.stream),
+                       num_pages);
+  }
+#endif
+  return shape;
+}
+
+}  // namespace
+
+bool cuda_available() {
+#if SNAPMLA_WITH_CUDA
+  return kernels::device_count() > 0 && kernels::device_is_hopper(0);
+#else
+  return false;
+#endif
+}
+
+int default_num_sm_parts(Device device, int s_q, int h_q) {
+  int sms = kReferenceSmCount;
+#if SNAPMLA_WITH_CUDA
+  if (device.is_cuda() && device.index < kernels::device_count()) sms = kernels::device_sm_count(device.index);
+#endif
+  const int row_tiles = (s_q * h_q + 63) / 64;  // 64 query rows per CTA
+  const int parts = sms / (row_tiles > 0 ? row_tiles : 1);
+  return parts > 0 ? parts : 1;
+}
+
+std::size_t decode_workspace_bytes(const DecodeShape& shape, Device device) {
+  ArgCheck check("decode_workspace_bytes");
+  const DecodeShape s = api::check_decode_shape(check, shape, device);
+  return sched::workspace_layout(s.batch, s.s_q, s.h_q, s.num_sm_parts).total_bytes;
+}
+
+void quantize_query(const TensorView& q, const Fp8Query& out, Stream stream) {
+  ArgCheck check("quantize_query");
+  const Device device = q.device;
+  require_backend(check, device);
+  check.tensor(q, "q", DType::kBFloat16, {-1, -1, -1, kDimQK});
+  check.positive(q.shape[0], "q.shape[0] (batch)");
+  check.positive(q.shape[1], "q.shape[1] (s_q)");
+  check.positive(q.shape[2], "q.shape[2] (h_q)");
+  DecodeShape shape{static_cast<int>(q.shape[0]), static_cast<int>(q.shape[1]), static_cast<int>(q.shape[2])};
+  api::check_fp8_query(check, out, shape, device);
+  if (!device.is_cuda()) return ref::quantize_query(q, out);
+#if SNAPMLA_WITH_CUDA
+  kernels::QuantizeQueryParams p{};
+  p.batch = shape.batch;
+  p.s_q = shape.s_q;
+  p.h_q = shape.h_q;
+  p.q = q.ptr<const std::uint16_t>();
+  copy_strides(q, p.q_stride);
+  p.q_nope = out.q_nope.ptr<std::uint8_t>();
+  copy_strides(out.q_nope, p.q_nope_stride);
+  p.q_scale = out.q_scale.ptr<float>();
+  copy_strides(out.q_scale, p.q_scale_stride);
+  p.q_rope = out.q_rope.ptr<std::uint16_t>();
+  copy_strides(out.q_rope, p.q_rope_stride);
+  kernels::launch_quantize_query(p, stream);
+#endif
+}
+
+void append_kv(const TensorView& kv, const TensorView& slots, const Fp8Cache& cache, Stream stream,
+               bool checked) {
+  ArgCheck check("append_kv");
+  const Device device = kv.device;
+  require_backend(check, device);
+  check.tensor(kv, "kv", DType::kBFloat16, {-1, kDimQK});
+  check.contiguous_tensor(slots, "slots", DType::kInt32, {kv.shape[0]});
+  check.same_device(slots, "slots", device);
+  api::check_fp8_cache(check, cache, device);
+  const std::int64_t pages = cache.kv_fp8.shape[0];
+  if (kv.shape[0] == 0) return;
+  if (!device.is_cuda()) {
+    api::check_slot_values(check, slots, pages);  // before anything is written
+    return ref::append_kv(kv, slots, cache);
+  }
+#if SNAPMLA_WITH_CUDA
+  if (checked || env_checked())
+    raise_check_report(check, kernels::check_slots(slots.ptr<const std::int32_t>(), int(kv.shape[0]), int(pages), stream), pages);
+  kernels::AppendParams p{};
+  p.num_tokens = static_cast<int>(kv.shape[0]);
+  p.kv = kv.ptr<const std::uint16_t>();
+  p.kv_row_stride = kv.stride[0];
+  p.slots = slots.ptr<const std::int32_t>();
+  p.cache = fp8_cache_params(cache);
+  kernels::launch_append_kv(p, stream);
+#endif
+}
+
+void fetch_dequant(const Fp8Cache& cache, const TensorView& slots, const TensorView& out, Stream stream,
+                   bool checked) {
+  ArgCheck check("fetch_dequant");
+  const Device device = slots.device;
+  require_backend(check, device);
+  api::check_fp8_cache(check, cache, device);
+  check.contiguous_tensor(slots, "slots", DType::kInt32, {-1});
+  check.tensor(out, "out", DType::kBFloat16, {slots.shape[0], kDimQK});
+  check.same_device(out, "out", device);
+  const std::int64_t pages = cache.kv_fp8.shape[0];
+  if (slots.shape[0] == 0) return;
+  if (!device.is_cuda()) {
+    api::check_slot_values(check, slots, pages);
+    return ref::fetch_dequant(cache, slots, out);
+  }
+#if SNAPMLA_WITH_CUDA
+  if (checked || env_checked())
+    raise_check_report(check, kernels::check_slots(slots.ptr<const std::int32_t>(), int(slots.shape[0]), int(pages), stream), pages);
+  kernels::FetchParams p{};
+  p.num_tokens = static_cast<int>(slots.shape[0]);
+  p.slots = slots.ptr<const std::int32_t>();
+  p.cache = fp8_cache_params(cache);
+  p.out = out.ptr<std::uint16_t>();
+  p.out_row_stride = out.stride[0];
+  kernels::launch_fetch_dequant(p, stream);
+#endif
+}
+
+void plan_decode(const DecodeShape& shape_in, const TensorView& lengths, const Workspace& workspace,
+                 Stream stream) {
+  ArgCheck check("plan_decode");
+  const Device device = lengths.device;
+  require_backend(check, device);
+  const DecodeShape shape = api::check_decode_shape(check, shape_in, device);
+  check.contiguous_tensor(lengths, "lengths", DType::kInt32, {shape.batch});
+  api::check_workspace(check, workspace, shape, device);
+  if (!device.is_cuda()) {
+    for (int b = 0; b < shape.batch; ++b)
+      if (lengths.ptr<const std::int32_t>()[b] < 0)
+        check.fail("lengths", "lengths[" + std::to_string(b) + "] = " +
+                                  std::to_string(lengths.ptr<const std::int32_t>()[b]) + " is negative");
+    return ref::plan_decode(shape, lengths, workspace);
+  }
+#if SNAPMLA_WITH_CUDA
+  const auto layout = sched::workspace_layout(shape.batch, shape.s_q, shape.h_q, shape.num_sm_parts);
+  auto* base = static_cast<char*>(workspace.data);
+  kernels::launch_plan(lengths.ptr<const std::int32_t>(), shape.batch, shape.num_sm_parts,
+                       base + layout.parts_offset,
+                       reinterpret_cast<std::int32_t*>(base + layout.split_begin_offset), stream);
+#endif
+}
+
+void decode_fp8(const Fp8Query& q, const Fp8Cache& cache, const DecodeArgs& args,
+                const DecodeOptions& options) {
+  ArgCheck check("decode_fp8");
+  const Device device = q.q_nope.device;
+  api::check_fp8_cache(check, cache, device);
+  const DecodeShape shape = check_decode(check, args, options, device, cache.kv_fp8.shape[0]);
+  api::check_fp8_query(check, q, shape, device);
+  if (!device.is_cuda()) {
+    DecodeArgs resolved = args;
+    resolved.shape = shape;
+    return ref::decode_fp8(q, cache, resolved, options);
+  }
+#if SNAPMLA_WITH_CUDA
+  kernels::DecodeParams p = decode_params(args, shape, options);
+  p.q_nope = q.q_nope.ptr<const std::uint8_t>();
+  copy_strides(q.q_nope, p.q_nope_stride);
+  p.q_scale = q.q_scale.ptr<const float>();
+  copy_strides(q.q_scale, p.q_scale_stride);
+  p.q_rope = q.q_rope.ptr<const std::uint16_t>();
+  copy_strides(q.q_rope, p.q_rope_stride);
+  p.fp8_cache = fp8_cache_params(cache);
+  kernels::launch_decode_fp8(p, options.stream);
+  if (options.combine) kernels::launch_combine(p, options.stream);
+#endif
+}
+
+void decode_bf16(const TensorView& q, const Bf16Cache& cache, const DecodeArgs& args,
+                 const DecodeOptions& options) {
+  ArgCheck check("decode_bf16");
+  const Device device = q.device;
+  api::check_bf16_cache(check, cache, device);
+  const DecodeShape shape = check_decode(check, args, options, device, cache.kv.shape[0]);
+  check.tensor(q, "q", DType::kBFloat16, {shape.batch, shape.s_q, shape.h_q, kDimQK});
+  if (!device.is_cuda()) {
+    DecodeArgs resolved = args;
+    resolved.shape = shape;
+    return ref::decode_bf16(q, cache, resolved, options);
+  }
+#if SNAPMLA_WITH_CUDA
+  kernels::DecodeParams p = decode_params(args, shape, options);
+  p.q_bf16 = q.ptr<const std::uint16_t>();
+  copy_strides(q, p.q_bf16_stride);
+  p.kv_bf16 = cache.kv.ptr<const std::uint16_t>();
+  p.num_pages_bf16 = static_cast<int>(cache.kv.shape[0]);
+  kernels::launch_decode_bf16(p, options.stream);
+  if (options.combine) kernels::launch_combine(p, options.stream);
+#endif
+}
+
+void combine_splits(const DecodeArgs& args, Stream stream) {
+  ArgCheck check("combine_splits");
+  const Device device = args.out.device;
+  require_backend(check, device);
+  const DecodeShape shape = api::check_decode_shape(check, args.shape, device);
+  api::check_decode_outputs(check, args, device);
+  api::check_workspace(check, args.workspace, shape, device);
+  DecodeArgs resolved = args;
+  resolved.shape = shape;
+  if (!device.is_cuda()) return ref::combine_splits(resolved);
+#if SNAPMLA_WITH_CUDA
+  kernels::launch_combine(decode_params(resolved, shape, DecodeOptions{}), stream);
+#endif
+}
+
+}  // namespace snapmla
