@@ -108,7 +108,6 @@ kernels::DecodeParams decode_params(const DecodeArgs& args, const DecodeShape& s
 // Checks shared by both decode paths; returns the resolved shape.
 DecodeShape check_decode(const ArgCheck& check, const DecodeArgs& args, const DecodeOptions& options,
                          Device device, std::int64_t num_pages) {
-  require_backend(check, device);
   const DecodeShape shape = api::check_decode_shape(check, args.shape, device);
   api::check_decode_outputs(check, args, device);
   api::check_workspace(check, args.workspace, shape, device);
@@ -268,6 +267,7 @@ void decode_fp8(const Fp8Query& q, const Fp8Cache& cache, const DecodeArgs& args
                 const DecodeOptions& options) {
   ArgCheck check("decode_fp8");
   const Device device = q.q_nope.device;
+  require_backend(check, device);
   api::check_fp8_cache(check, cache, device);
   const DecodeShape shape = check_decode(check, args, options, device, cache.kv_fp8.shape[0]);
   api::check_fp8_query(check, q, shape, device);
@@ -294,6 +294,7 @@ void decode_bf16(const TensorView& q, const Bf16Cache& cache, const DecodeArgs& 
                  const DecodeOptions& options) {
   ArgCheck check("decode_bf16");
   const Device device = q.device;
+  require_backend(check, device);
   api::check_bf16_cache(check, cache, device);
   const DecodeShape shape = check_decode(check, args, options, device, cache.kv.shape[0]);
   check.tensor(q, "q", DType::kBFloat16, {shape.batch, shape.s_q, shape.h_q, kDimQK});

@@ -27,23 +27,21 @@ SNAPMLA_HD float scale_from_amax(float amax) {
   return (amax > kAmaxFloor ? amax : kAmaxFloor) / kE4M3Max;
 }
 
-// The PV probability scale of one (row, 64-token block). P'[t] = p[t] * s[t] is multiplied by a
-// power of two chosen from the block's largest P' so that it lands in [128, 256): a multiply by
-// a power of two is exact, so the only rounding is the e4m3 conversion itself, and small kv
-// scales cannot underflow P' (the scale follows the data, not a fixed bound). The exponent is
-// clamped so that both the multiplier and its inverse stay finite and normal.
+// The PV probability scale of one (row, 64-token block). P'[t] = p[t] * s[t] is multiplied by
+// mult = 448 / max_t P'[t] before the e4m3 conversion, so the block's largest contribution lands
+// on 448 exactly (no rounding on the token that dominates the row) and small kv scales cannot
+// underflow P' (the scale follows the data, not a fixed bound). unmult = max / 448 undoes it on
+// the PV GEMM result. Both are single IEEE divisions (the kernels use __fdiv_rn). A maximum
+// below 2^-100 (or zero: every p underflowed) is treated as 2^-100, keeping both finite.
 struct PvScale {
   float mult;    // applied to P' before e4m3 conversion
-  float unmult;  // 1 / mult, applied to the PV GEMM result
+  float unmult;  // applied to the PV GEMM result
 };
 
 SNAPMLA_HD PvScale pv_scale_from_max(float p_scaled_max) {
-  int k = static_cast<int>((float_bits(p_scaled_max) >> 23) & 0xffu) - 127;  // floor(log2) of normals
-  int shift = 7 - k;  // p_max * 2^shift in [128, 256)
-  if (shift > 100) shift = 100;
-  if (shift < -100) shift = -100;
-  return {bits_float(static_cast<std::uint32_t>(127 + shift) << 23),
-          bits_float(static_cast<std::uint32_t>(127 - shift) << 23)};
+  const float kFloor = 7.888609052210118e-31f;  // 2^-100
+  const float m = p_scaled_max > kFloor ? p_scaled_max : (p_scaled_max != p_scaled_max ? p_scaled_max : kFloor);
+  return {kE4M3Max / m, m / kE4M3Max};
 }
 
 inline constexpr float kLog2e = 1.4426950408889634f;

@@ -1,0 +1,84 @@
+// The split-KV planner: every block of every request is processed exactly once, splits are
+// numbered consecutively per request, and their count stays within batch + parts.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "sched/schedule.h"
+
+namespace snapmla::sched {
+namespace {
+
+void check_plan(const std::vector<std::int32_t>& lengths, int parts) {
+  const int batch = static_cast<int>(lengths.size());
+  std::vector<PartRange> ranges(parts);
+  std::vector<std::int32_t> split_begin(batch + 1, -1);
+  plan_schedule(lengths.data(), batch, parts, ranges.data(), split_begin.data());
+
+  std::vector<std::vector<int>> seen(batch);
+  std::vector<int> segments_of(batch, 0);
+  std::vector<std::vector<int>> split_ids(batch);
+  for (int p = 0; p < parts; ++p) {
+    const PartRange& r = ranges[p];
+    for (int req = r.begin_req; req <= r.end_req && req < batch; ++req) {
+      if (req == r.end_req && r.end_block == 0) break;
+      const int b0 = req == r.begin_req ? r.begin_block : 0;
+      const int b1 = req == r.end_req ? r.end_block : blocks_of(lengths[req]);
+      ASSERT_LE(b0, b1);
+      if (lengths[req] > 0) {
+        ASSERT_LT(b0, b1) << "empty segment of a non-empty request";
+      }
+      seen[req].resize(blocks_of(lengths[req]), 0);
+      for (int b = b0; b < b1; ++b) ++seen[req][b];
+      ++segments_of[req];
+      split_ids[req].push_back(r.first_split + (req - r.begin_req));
+    }
+  }
+  ASSERT_LE(split_begin[batch], batch + parts);
+  for (int req = 0; req < batch; ++req) {
+    ASSERT_GE(segments_of[req], 1) << "request " << req << " never scheduled";
+    for (int c : seen[req]) ASSERT_EQ(c, 1) << "request " << req;
+    ASSERT_EQ(int(seen[req].size()), blocks_of(lengths[req]));
+    ASSERT_EQ(split_begin[req + 1] - split_begin[req], segments_of[req]);
+    for (int k = 0; k < segments_of[req]; ++k) ASSERT_EQ(split_ids[req][k], split_begin[req] + k);
+  }
+}
+
+TEST(Schedule, CoversEveryBlockExactlyOnce) {
+  std::mt19937 rng(3);
+  for (int parts : {1, 2, 7, 66, 132, 1000}) {
+    for (int batch : {1, 3, 64, 257}) {
+      std::vector<std::int32_t> lengths(batch);
+      for (auto& l : lengths) l = (rng() % 4 == 0) ? 0 : int(rng() % 20000);
+      check_plan(lengths, parts);
+    }
+  }
+}
+
+TEST(Schedule, EdgeCases) {
+  check_plan({0}, 1);
+  check_plan({0, 0, 0}, 132);
+  check_plan({1}, 132);
+  check_plan({64, 65, 63}, 5);
+  check_plan({131072}, 132);
+  check_plan({131072, 0, 1, 100000}, 66);
+}
+
+TEST(Schedule, LongRequestIsSplitAcrossParts) {
+  std::vector<std::int32_t> lengths = {65536};
+  std::vector<PartRange> ranges(64);
+  std::vector<std::int32_t> split_begin(2);
+  plan_schedule(lengths.data(), 1, 64, ranges.data(), split_begin.data());
+  EXPECT_GT(split_begin[1], 32);  // the work is spread, not left to one part
+}
+
+TEST(Schedule, WorkspaceLayoutIsAlignedAndOrdered) {
+  const WorkspaceLayout w = workspace_layout(128, 2, 128, 132);
+  EXPECT_EQ(w.partial_o_offset % 256, 0u);
+  EXPECT_EQ(w.partial_lse_offset % 256, 0u);
+  EXPECT_GE(w.total_bytes, w.partial_o_offset + sizeof(float) * (128 + 132) * 256 * 512);
+}
+
+}  // namespace
+}  // namespace snapmla::sched
