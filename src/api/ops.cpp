@@ -129,6 +129,19 @@ DecodeShape check_decode(const ArgCheck& check, const DecodeArgs& args, const De
   return shape;
 }
 
+// Slot values: always checked on the CPU (they are readable there); on CUDA only in checked
+// mode, on the device, before anything is written.
+void check_slots(const ArgCheck& check, const TensorView& slots, std::int64_t pages, Stream stream,
+                 bool checked) {
+  if (!slots.device.is_cuda()) return api::check_slot_values(check, slots, pages);
+#if SNAPMLA_WITH_CUDA
+  if (checked || env_checked())
+    raise_check_report(check,
+                       kernels::check_slots(slots.ptr<const std::int32_t>(), int(slots.shape[0]), int(pages), stream),
+                       pages);
+#endif
+}
+
 }  // namespace
 
 bool cuda_available() {
@@ -194,13 +207,9 @@ void append_kv(const TensorView& kv, const TensorView& slots, const Fp8Cache& ca
   api::check_fp8_cache(check, cache, device);
   const std::int64_t pages = cache.kv_fp8.shape[0];
   if (kv.shape[0] == 0) return;
-  if (!device.is_cuda()) {
-    api::check_slot_values(check, slots, pages);  // before anything is written
-    return ref::append_kv(kv, slots, cache);
-  }
+  check_slots(check, slots, pages, stream, checked);  // before anything is written
+  if (!device.is_cuda()) return ref::append_kv(kv, slots, cache);
 #if SNAPMLA_WITH_CUDA
-  if (checked || env_checked())
-    raise_check_report(check, kernels::check_slots(slots.ptr<const std::int32_t>(), int(kv.shape[0]), int(pages), stream), pages);
   kernels::AppendParams p{};
   p.num_tokens = static_cast<int>(kv.shape[0]);
   p.kv = kv.ptr<const std::uint16_t>();
@@ -222,13 +231,9 @@ void fetch_dequant(const Fp8Cache& cache, const TensorView& slots, const TensorV
   check.same_device(out, "out", device);
   const std::int64_t pages = cache.kv_fp8.shape[0];
   if (slots.shape[0] == 0) return;
-  if (!device.is_cuda()) {
-    api::check_slot_values(check, slots, pages);
-    return ref::fetch_dequant(cache, slots, out);
-  }
+  check_slots(check, slots, pages, stream, checked);
+  if (!device.is_cuda()) return ref::fetch_dequant(cache, slots, out);
 #if SNAPMLA_WITH_CUDA
-  if (checked || env_checked())
-    raise_check_report(check, kernels::check_slots(slots.ptr<const std::int32_t>(), int(slots.shape[0]), int(pages), stream), pages);
   kernels::FetchParams p{};
   p.num_tokens = static_cast<int>(slots.shape[0]);
   p.slots = slots.ptr<const std::int32_t>();
