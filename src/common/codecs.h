@@ -1,6 +1,6 @@
 // e4m3 and bf16 codecs, bit-identical to the CUDA conversions the kernels use:
 //   float -> e4m3: cvt.rn.satfinite.e4m3x2.f32 (round to nearest even, |x| > 448 -> +-448,
-//                  NaN -> 0x7F with the sign kept, +-Inf -> +-448)
+//                  NaN -> 0x7F whatever its sign (as the hardware does), +-Inf -> +-448)
 //   float -> bf16: cvt.rn.bf16.f32 (round to nearest even, subnormals kept, NaN -> 0x7FFF)
 // Written with integer arithmetic on the float's bits so that it needs no FP environment and
 // gives the same answer on any host. tests/cpu/test_codecs.cpp checks these against an
@@ -53,7 +53,7 @@ SNAPMLA_HD std::uint8_t e4m3_from_float(float x) {
   const std::uint32_t u = float_bits(x);
   const std::uint8_t sign = static_cast<std::uint8_t>((u >> 24) & 0x80u);
   const std::uint32_t mag = u & 0x7fffffffu;
-  if (mag > 0x7f800000u) return sign | 0x7f;     // NaN
+  if (mag > 0x7f800000u) return 0x7f;            // NaN (the hardware drops its sign)
   if (mag >= 0x43e00000u) return sign | 0x7e;    // |x| >= 448 (and Inf): saturate to 448
   const int exp = static_cast<int>(mag >> 23) - 127;
   if (exp < -6) {

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One command on a machine with a Hopper GPU:
+#   1. build, unless a build (e.g. one carried from a machine with gtest and friends) exists
+#   2. ctest -L gpu
+#   3. compute-sanitizer memcheck and racecheck on small GPU test cases
+#   4. ./build/snapmla bench (skipped when the tool is missing)
+# and a summary table last. Logs go to $OUT (if set) or build/gpu_check_logs.
+# Usage: scripts/gpu_check.sh [--quick]   (--quick: skip the bench)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=build
+LOG=${OUT:-$BUILD/gpu_check_logs}
+mkdir -p "$LOG"
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+
+if [ ! -x "$BUILD/tests/gpu/snapmla.test.gpu.decode" ]; then
+  echo "gpu_check: no build found, building"
+  { cmake --preset default && cmake --build --preset default -j"$(nproc)"; } >"$LOG/build.log" 2>&1 ||
+    { echo "gpu_check: build failed, see $LOG/build.log"; tail -30 "$LOG/build.log"; exit 1; }
+fi
+
+SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+declare -a NAMES RCS SECS
+step() {  # step <name> <command...>: runs it, logs to $LOG/<name>.log, records status and time
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "gpu_check: == $name: $*"
+  "$@" >"$LOG/$name.log" 2>&1
+  local rc=$?
+  NAMES+=("$name"); RCS+=("$rc"); SECS+=($((SECONDS - t0)))
+  tail -n 25 "$LOG/$name.log"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$LOG/gpu.txt" 2>&1
+echo "gpu_check: $(cat "$LOG/gpu.txt")"
+
+step ctest_gpu ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 900
+# The full output of every test (the decode tests print their measured errors per case).
+cp "$BUILD/Testing/Temporary/LastTest.log" "$LOG/ctest_gpu_full.log" 2>/dev/null
+
+# Small cases under the sanitizers: quantize/append/fetch, the decode-step tests (splits,
+# combine, graphs, checked mode, bad pages) and two decode grid cases (case12 = h16 s_q 2
+# causal, case34 = h128 s_q 4 causal: the index order of head_grid() in test_decode_gpu.cpp).
+MEMCHECK_FILTER='DecodeStepGpu.*'
+if [ -x "$SANITIZER" ]; then
+  step memcheck_quantize_step "$SANITIZER" --tool memcheck --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.quantize"
+  step memcheck_decode_step "$SANITIZER" --tool memcheck --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode_step" --gtest_filter="$MEMCHECK_FILTER"
+  step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
+  step racecheck_decode "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12'
+  step synccheck_decode "$SANITIZER" --tool synccheck --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12'
+else
+  echo "gpu_check: compute-sanitizer not found, skipping the sanitizer runs"
+fi
+
+if [ "$QUICK" = 0 ]; then
+  if [ -x "$BUILD/snapmla" ]; then
+    step bench timeout 300 "$BUILD/snapmla" bench
+  else
+    echo "gpu_check: $BUILD/snapmla not built, skipping the bench"
+  fi
+fi
+
+echo
+echo "gpu_check summary ($(cat "$LOG/gpu.txt" 2>/dev/null | head -1))"
+printf '%-26s %-6s %6s  %s\n' step result secs log
+status=0
+for i in "${!NAMES[@]}"; do
+  r=PASS; [ "${RCS[$i]}" != 0 ] && { r="FAIL(${RCS[$i]})"; status=1; }
+  printf '%-26s %-6s %6s  %s\n' "${NAMES[$i]}" "$r" "${SECS[$i]}" "$LOG/${NAMES[$i]}.log"
+done
+grep -h -E "tests passed|tests failed" "$LOG/ctest_gpu.log" 2>/dev/null | tail -1
+exit $status

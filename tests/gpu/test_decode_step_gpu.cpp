@@ -1,0 +1,172 @@
+// A whole decode step on the GPU: bitwise determinism, CUDA-graph capture and replay against
+// eager execution, empty batches, and checked mode (bad page, bad length).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "common/cpu_decode.h"
+#include "common/tolerances.h"
+#include "gpu/gpu_decode.h"
+#include "snapmla/error.h"
+
+namespace snapmla {
+namespace {
+
+using testing::Path;
+
+ref::HostProblem problem_with_splits() {
+  synth::ProblemOptions o;
+  o.batch = 5;
+  o.s_q = 2;
+  o.h_q = 32;
+  o.lengths = {3000, 0, 17, 9000, 640};
+  o.causal = true;
+  o.seed = 5;
+  o.poison_unused = true;
+  return synth::make_problem(o);
+}
+
+bool same_bits(const testing::CpuDecodeResult& a, const testing::CpuDecodeResult& b) {
+  return a.out == b.out && a.lse.size() == b.lse.size() &&
+         std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * sizeof(float)) == 0;
+}
+
+TEST(DecodeStepGpu, SameInputsTwiceGiveIdenticalBits) {
+  const auto p = problem_with_splits();
+  for (Path path : {Path::kFp8, Path::kBf16}) {
+    testing::GpuDecode run(p, 40);  // 40 parts: several requests are split
+    run.step(path);
+    const auto first = run.result();
+    run.poison();
+    run.step(path);
+    const auto second = run.result();
+    EXPECT_TRUE(same_bits(first, second)) << (path == Path::kFp8 ? "fp8" : "bf16");
+  }
+}
+
+TEST(DecodeStepGpu, GraphReplayEqualsEager) {
+  const auto p = problem_with_splits();
+  testing::StreamGuard stream;
+  for (Path path : {Path::kFp8, Path::kBf16}) {
+    testing::GpuDecode run(p, 40);
+    run.step(path, stream.get());
+    const auto eager = run.result();
+
+    run.poison();
+    cudaGraph_t graph{};
+    cudaGraphExec_t exec{};
+    SNAPMLA_CUDA_OK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
+    run.step(path, stream.get());
+    SNAPMLA_CUDA_OK(cudaStreamEndCapture(stream.get(), &graph));
+    SNAPMLA_CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+    for (int replay = 0; replay < 2; ++replay) {
+      run.poison();
+      SNAPMLA_CUDA_OK(cudaGraphLaunch(exec, stream.get()));
+      SNAPMLA_CUDA_OK(cudaStreamSynchronize(stream.get()));
+      EXPECT_TRUE(same_bits(run.result(), eager)) << "replay " << replay;
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+  }
+}
+
+TEST(DecodeStepGpu, AllEmptyBatchGivesZerosAndInfiniteLse) {
+  synth::ProblemOptions o;
+  o.batch = 4;
+  o.s_q = 2;
+  o.h_q = 16;
+  o.lengths = {0, 0, 0, 0};
+  o.poison_unused = true;
+  const auto p = synth::make_problem(o);
+  for (Path path : {Path::kFp8, Path::kBf16}) {
+    testing::GpuDecode run(p, 0 + default_num_sm_parts(Device::cuda(0), o.s_q, o.h_q));
+    run.step(path);
+    const auto r = run.result();
+    for (auto v : r.out) ASSERT_EQ(v, 0);
+    for (auto v : r.lse) ASSERT_EQ(v, std::numeric_limits<float>::infinity());
+  }
+}
+
+TEST(DecodeStepGpu, CheckedModeAcceptsGoodInputs) {
+  const auto p = problem_with_splits();
+  testing::GpuDecode run(p, 40);
+  run.step(Path::kFp8);
+  const auto unchecked = run.result();
+  run.poison();
+  run.step(Path::kFp8, nullptr, /*checked=*/true);
+  EXPECT_TRUE(same_bits(run.result(), unchecked));
+}
+
+TEST(DecodeStepGpu, CheckedModeReportsBadPage) {
+  const auto p = problem_with_splits();
+  testing::GpuDecode run(p, 40);
+  // Request 3, block 5 (inside its 141 pages) points outside the cache.
+  std::vector<std::int32_t> table = run.block_table.download();
+  const int bad = p.num_pages + 3;
+  table[std::size_t(3) * p.max_pages + 5] = bad;
+  run.block_table.upload(table);
+  try {
+    run.step(Path::kFp8, nullptr, /*checked=*/true);
+    ADD_FAILURE() << "checked decode accepted a page outside the cache";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDeviceCheckFailed);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("block_table"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::to_string(bad)), std::string::npos) << msg;
+    EXPECT_NE(msg.find("[3, 5]"), std::string::npos) << msg;
+    std::printf("checked decode reports: %s\n", msg.c_str());
+  }
+}
+
+// Unchecked, a page id outside the cache is never dereferenced: the rows that see that page
+// come out NaN (not a plausible number), every other request is unaffected.
+TEST(DecodeStepGpu, UncheckedBadPageGivesNanOnlyForItsRequest) {
+  const auto p = problem_with_splits();
+  for (Path path : {Path::kFp8, Path::kBf16}) {
+    testing::GpuDecode run(p, 40);
+    run.step(path);
+    const auto good = run.result();
+    std::vector<std::int32_t> table = run.block_table.download();
+    table[std::size_t(3) * p.max_pages + 2] = p.num_pages + 1000000;
+    table[std::size_t(4) * p.max_pages + 1] = -7;
+    run.block_table.upload(table);
+    run.poison();
+    run.step(path);
+    const auto bad = run.result();
+    const std::size_t per_request = std::size_t(p.s_q) * p.h_q;
+    for (int r = 0; r < p.batch; ++r)
+      for (std::size_t k = 0; k < per_request; ++k) {
+        const float lse = bad.lse[r * per_request + k];
+        if (r >= 3) EXPECT_TRUE(std::isnan(lse)) << "request " << r;
+        else EXPECT_EQ(std::memcmp(&lse, &good.lse[r * per_request + k], sizeof lse), 0) << "request " << r;
+      }
+  }
+}
+
+TEST(DecodeStepGpu, CheckedModeReportsBadLength) {
+  const auto p = problem_with_splits();
+  testing::GpuDecode run(p, 40);
+  std::vector<std::int32_t> lengths = run.lengths.download();
+  lengths[2] = p.max_pages * kPageSize + 1;  // needs one page more than the table holds
+  run.lengths.upload(lengths);
+  DecodeOptions o = run.options();
+  o.checked = true;
+  try {
+    decode_bf16(run.q_view(),
+                Bf16Cache{testing::cuda_view(run.kv_bf16, DType::kBFloat16, {p.num_pages, kPageSize, kDimQK})},
+                run.args(), o);
+    ADD_FAILURE() << "checked decode accepted a too long length";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDeviceCheckFailed);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("lengths[2]"), std::string::npos) << msg;
+    std::printf("checked decode reports: %s\n", msg.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace snapmla
