@@ -1,0 +1,45 @@
+# Runs the snapmla tool once and checks what it did. Used by tests/tools/CMakeLists.txt:
+#   cmake -DTOOL=<exe> -DARGS=<a;b;c> [-DRC=<n>|nonzero] [-DREGEX=<re>] [-DONE_LINE_ERROR=1]
+#         [-DJSON_SCHEMES=1] -P run_tool.cmake
+# RC: the expected exit status (default 0), or "nonzero".
+# REGEX: stdout + stderr must match.
+# ONE_LINE_ERROR: stderr is exactly one line starting with "snapmla: error: ".
+# JSON_SCHEMES: stdout is one JSON object with a finite rel_l2, rmse, cos_diff and lse_max_abs
+#               for each of the six schemes.
+if(NOT DEFINED RC)
+  set(RC 0)
+endif()
+string(REPLACE "|" ";" ARGS "${ARGS}")
+execute_process(COMMAND ${TOOL} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "exit status: ${rc}\nstdout:\n${out}\nstderr:\n${err}")
+if(RC STREQUAL "nonzero")
+  if(rc EQUAL 0 OR NOT rc MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "expected a non-zero exit status, got '${rc}'")
+  endif()
+elseif(NOT rc STREQUAL "${RC}")
+  message(FATAL_ERROR "expected exit status ${RC}, got '${rc}'")
+endif()
+if(DEFINED REGEX AND NOT "${out}${err}" MATCHES "${REGEX}")
+  message(FATAL_ERROR "output does not match '${REGEX}'")
+endif()
+if(ONE_LINE_ERROR)
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  list(LENGTH newlines n)
+  if(NOT n EQUAL 1 OR NOT err MATCHES "^snapmla: error: [^\n]+\n$")
+    message(FATAL_ERROR "stderr is not one line 'snapmla: error: ...'")
+  endif()
+endif()
+if(JSON_SCHEMES)
+  foreach(scheme snapmla rope_fp8 per_tensor_static per_tensor_dynamic per_block bf16)
+    foreach(metric rel_l2 rmse cos_diff lse_max_abs)
+      string(JSON v ERROR_VARIABLE json_err GET "${out}" schemes ${scheme} ${metric})
+      if(json_err OR NOT v MATCHES "^[-+0-9.eE]+$")
+        message(FATAL_ERROR "JSON: schemes.${scheme}.${metric} is '${v}' (${json_err})")
+      endif()
+    endforeach()
+  endforeach()
+  string(JSON b ERROR_VARIABLE json_err GET "${out}" config batch)
+  if(json_err)
+    message(FATAL_ERROR "JSON: no config.batch (${json_err})")
+  endif()
+endif()
