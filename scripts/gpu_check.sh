@@ -8,7 +8,7 @@
 # Usage: scripts/gpu_check.sh [--quick]   (--quick: skip the bench)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BUILD=build
+BUILD=${SNAPMLA_BUILD_DIR:-build}  # a carried build folder may have another name
 LOG=${OUT:-$BUILD/gpu_check_logs}
 mkdir -p "$LOG"
 QUICK=0

@@ -1,10 +1,30 @@
-// The FP8 decode split kernel (SnapMLA arithmetic, docs/numerics.md).
+// The FP8 decode split kernels (SnapMLA arithmetic, docs/numerics.md): the tensor-core kernel
+// where it serves the shape, the SIMT kernel elsewhere.
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/sm90/decode_fp8/kernel.cuh"
+#include "kernels/sm90/decode_fp8_tc/kernel.h"
 
 namespace snapmla::kernels {
 
-void launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
+namespace {
+bool simt_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("SNAPMLA_DECODE_KERNEL");
+    return v != nullptr && std::strcmp(v, "simt") == 0;
+  }();
+  return forced;
+}
+}  // namespace
+
+void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream) {
   decode::launch_decode<decode::Fp8Format>(params, stream, "decode_fp8 kernel launch");
+}
+
+void launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
+  if (!simt_forced() && launch_decode_fp8_tc(params, stream)) return;
+  launch_decode_fp8_simt(params, stream);
 }
 
 }  // namespace snapmla::kernels

@@ -1,0 +1,70 @@
+// Step 1: stage one cache page (the page loader of decode_fp8, reused as is: cp.async 16-byte
+// chunks of the whole page, NaN fill for a page id outside the cache), and, at the start of a
+// segment, the tile's query rows (16-byte loads of the e4m3 content and the bf16 RoPE slice;
+// padding rows are zero) and the per-row state.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/params.h"
+#include "kernels/sm90/decode_fp8/components/load.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/shared_storage.cuh"
+
+namespace snapmla::kernels::decode_tc {
+
+using decode::cp_async_commit;
+using decode::cp_async_wait;
+
+__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, Stage& st) {
+  decode::issue_page_load<Format>(p, page, st);
+}
+
+template <class T>
+__device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
+                                                SharedStorage<T>& sm) {
+  const int rows = p.s_q * p.h_q;
+  constexpr int kContentChunks = kDimLatent / kChunkBytes;  // 32 per row
+  constexpr int kRopeChunks = kRopeBytes / kChunkBytes;     // 8 per row
+  constexpr int kRowChunks = kContentChunks + kRopeChunks;
+  for (int k = threadIdx.x; k < T::kRowsPerCta * kRowChunks; k += kThreads) {
+    const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (row < rows) {
+      const long long i = row / p.h_q, h = row % p.h_q;
+      if (c < kContentChunks) {
+        const std::uint8_t* src =
+            p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] + h * p.q_nope_stride[2] + c * kChunkBytes;
+        v = *reinterpret_cast<const uint4*>(src);
+      } else {
+        const std::uint16_t* src = p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] +
+                                   h * p.q_rope_stride[2] + (c - kContentChunks) * (kChunkBytes / 2);
+        v = *reinterpret_cast<const uint4*>(src);
+      }
+    }
+    void* dst = c < kContentChunks ? static_cast<void*>(&sm.q_content[j][c * kChunkBytes])
+                                   : static_cast<void*>(&sm.q_rope[j][(c - kContentChunks) * kChunkBytes]);
+    *reinterpret_cast<uint4*>(dst) = v;
+  }
+  if (threadIdx.x < T::kRowsPerCta) {
+    const int j = threadIdx.x, row = row0 + j;
+    float factor = 0.0f;
+    int visible = 0;
+    if (row < rows) {
+      const long long i = row / p.h_q, h = row % p.h_q;
+      factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
+                         p.scale_log2);
+      visible = visible_tokens(length, p.s_q, static_cast<int>(i), p.causal);
+      if (visible < 0) visible = 0;
+    }
+    sm.row_factor[j] = factor;
+    sm.visible[j] = visible;
+  }
+  if (threadIdx.x == 0) {
+    int max_visible = 0;
+    for (int j = 0; j < T::kRowsPerCta; ++j)
+      if (row0 + j < rows) max_visible = max(max_visible, visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal));
+    sm.max_visible = max_visible;
+  }
+}
+
+}  // namespace snapmla::kernels::decode_tc

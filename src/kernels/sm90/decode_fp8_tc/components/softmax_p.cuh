@@ -1,0 +1,154 @@
+// Step 3: online softmax and the quantized P of one block (docs/numerics.md), on the score
+// fragments. Thread (g, t) of warp (row group, split) holds rows g and g + 8 of the group and
+// tokens split * kQkTokensPerWarp + 8 * nt + 2t + {0, 1}; rows are reduced over the quad
+// (shuffles) and over the group's splits (shared memory + the row group's named barrier). Per row that sees n > 0 tokens:
+//   x = (acc * row_factor) * s[t];  m_new = max(m, max_t x);  alpha = exp2(m - m_new)
+//   p = exp2(x - m_new);  l = l * alpha + sum_t p          (unquantized p)
+//   P' = p * s[t];  (mult, unmult) = pv_scale_from_max(max_t P');  P8 = e4m3(P' * mult)
+// Masked tokens get P8 = 0 without touching their score. A row that sees no token of the block
+// keeps its state (alpha = 1, unmult = 0, P8 = 0). All splits compute the same row state.
+//
+// P8 is stored in the k order of the PV B operand (pv.cuh): within each group of 16 tokens,
+// token 8a + 2c + e (a, e in {0, 1}, c in 0..3) sits at byte 4c + 2a + e.
+#pragma once
+
+#include <cstdint>
+
+#include "common/quant_rules.h"
+#include "kernels/sm90/decode_fp8/components/softmax.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/qk.cuh"
+
+namespace snapmla::kernels::decode_tc {
+
+using decode::tokens_in_block;
+
+inline constexpr int kRowsPerThread = 2;  // g and g + 8 of the row group
+
+struct RowState {
+  float m[kRowsPerThread];  // running max (log2 units)
+  float l[kRowsPerThread];  // running sum of unquantized p
+};
+
+struct BlockStep {
+  float alpha[kRowsPerThread];   // rescale of O
+  float unmult[kRowsPerThread];  // P8 scale inverse
+  int n[kRowsPerThread];         // tokens of the block each row sees
+};
+
+// Byte of token `tok` (0..63) in a row of p8: the PV k order (see above).
+__device__ __forceinline__ int p8_byte_of_token(int tok) {
+  const int group = tok / 16, in = tok % 16;
+  return group * 16 + 4 * ((in % 8) / 2) + 2 * (in / 8) + (in % 2);
+}
+
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
+  return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
+}
+__device__ __forceinline__ float quad_nan_max(float v) {
+  v = nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 1));
+  return nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v = __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 1));
+  return __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 2));
+}
+
+template <class T>
+__device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const Stage& st, int block, int row_group,
+                                                   int split, const ScoreFragment<T>& acc, RowState& state) {
+  const int lane = threadIdx.x % kWarpThreads, g = lane / 4, t = lane % 4;
+  const float inf = __int_as_float(0x7f800000);
+  const int barrier = kFirstGroupBarrier + row_group;
+  int row[kRowsPerThread];
+  BlockStep step;
+#pragma unroll
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    row[i] = row_group * kMmaM + g + 8 * i;
+    step.n[i] = tokens_in_block(sm.visible[row[i]], block);
+  }
+
+  // Scores and the block max of each row.
+  float x[kRowsPerThread][T::kQkNTiles][2];
+  float block_max[kRowsPerThread] = {-inf, -inf};
+#pragma unroll
+  for (int nt = 0; nt < T::kQkNTiles; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
+      const float s = st.scale[tok];
+#pragma unroll
+      for (int i = 0; i < kRowsPerThread; ++i) {
+        x[i][nt][e] = __fmul_rn(__fmul_rn(acc[nt][2 * i + e], sm.row_factor[row[i]]), s);
+        if (tok < step.n[i]) block_max[i] = fmaxf(block_max[i], x[i][nt][e]);  // fmax: NaN-ignoring like the reference
+      }
+    }
+#pragma unroll
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    block_max[i] = quad_max(block_max[i]);
+    if (t == 0) sm.red_max[split][row[i]] = block_max[i];
+  }
+  group_barrier(barrier, T::kGroupThreads);
+
+  // p, P' and the partial sums of each row.
+  float m_new[kRowsPerThread], pv[kRowsPerThread][T::kQkNTiles][2], pv_max[kRowsPerThread], p_sum[kRowsPerThread];
+#pragma unroll
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    float bm = sm.red_max[0][row[i]];
+#pragma unroll
+    for (int k = 1; k < T::kSplits; ++k) bm = fmaxf(bm, sm.red_max[k][row[i]]);
+    m_new[i] = fmaxf(state.m[i], bm);
+    pv_max[i] = 0.0f;
+    p_sum[i] = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < T::kQkNTiles; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
+        const bool seen = tok < step.n[i];
+        const float p = seen ? exp2f(x[i][nt][e] - m_new[i]) : 0.0f;
+        pv[i][nt][e] = seen ? __fmul_rn(p, st.scale[tok]) : 0.0f;
+        if (seen) pv_max[i] = nan_sticky_max(pv_max[i], pv[i][nt][e]);
+        p_sum[i] = __fadd_rn(p_sum[i], p);
+      }
+    pv_max[i] = quad_nan_max(pv_max[i]);
+    p_sum[i] = quad_sum(p_sum[i]);
+    if (t == 0) {
+      sm.red_pmax[split][row[i]] = pv_max[i];
+      sm.red_sum[split][row[i]] = p_sum[i];
+    }
+  }
+  group_barrier(barrier, T::kGroupThreads);
+
+  // Row state, P8.
+#pragma unroll
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    float mult = 0.0f;
+    step.alpha[i] = 1.0f;
+    step.unmult[i] = 0.0f;
+    if (step.n[i] > 0) {
+      float pmax = sm.red_pmax[0][row[i]], sum = sm.red_sum[0][row[i]];
+#pragma unroll
+      for (int k = 1; k < T::kSplits; ++k) {
+        pmax = nan_sticky_max(pmax, sm.red_pmax[k][row[i]]);
+        sum = __fadd_rn(sum, sm.red_sum[k][row[i]]);
+      }
+      const PvScale scale = pv_scale_from_max(pmax);
+      step.alpha[i] = exp2f(state.m[i] - m_new[i]);  // 0 on the first block (m = -inf)
+      step.unmult[i] = scale.unmult;
+      mult = scale.mult;
+      state.l[i] = __fadd_rn(__fmul_rn(state.l[i], step.alpha[i]), sum);
+      state.m[i] = m_new[i];
+    }
+#pragma unroll
+    for (int nt = 0; nt < T::kQkNTiles; ++nt) {
+      const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t;
+      const float lo = tok < step.n[i] ? __fmul_rn(pv[i][nt][0], mult) : 0.0f;
+      const float hi = tok + 1 < step.n[i] ? __fmul_rn(pv[i][nt][1], mult) : 0.0f;
+      *reinterpret_cast<std::uint16_t*>(&sm.p8[row[i]][p8_byte_of_token(tok)]) = e4m3x2_from_float(lo, hi);
+    }
+  }
+  return step;
+}
+
+}  // namespace snapmla::kernels::decode_tc

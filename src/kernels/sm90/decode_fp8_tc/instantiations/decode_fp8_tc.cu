@@ -1,0 +1,12 @@
+// The tensor-core FP8 decode split kernel (SnapMLA arithmetic, docs/numerics.md).
+#include "kernels/sm90/decode_fp8_tc/kernel.cuh"
+
+namespace snapmla::kernels {
+
+bool decode_fp8_tc_supports(const DecodeParams& params) { return decode_tc::supports(params); }
+
+bool launch_decode_fp8_tc(const DecodeParams& params, StreamHandle stream) {
+  return decode_tc::launch(params, stream);
+}
+
+}  // namespace snapmla::kernels

@@ -1,0 +1,153 @@
+// The tensor-core FP8 split-KV decode kernel (SnapMLA arithmetic, docs/numerics.md).
+//
+// Grid: (schedule part, tile of query rows); 256 threads = 8 warps. Each CTA reads its
+// PartRange from the workspace and walks its segments exactly as decode_fp8 (and the CPU
+// reference) does. Two tilings (config.h): wide = 64 rows, 4 row groups of 2 warps (32 tokens /
+// 256 dims a warp); narrow (s_q * h_q <= 16) = 16 rows, 1 row group of 8 warps (8 tokens / 64
+// dims a warp). The warps of a row group run on different SM sub-partitions and meet at named
+// barrier 1 + row group.
+//
+// Pipeline of one segment: load the query tile, then per 64-token block (one page):
+//   1. load     cp.async the next page into the other stage, wait for this one  (components/load.cuh)
+//   2. QK       16 rows x 32 (8) tokens a warp: mma.sync e4m3 (content) + bf16 (RoPE) (qk.cuh)
+//   3. softmax  online max / sum and P8 = e4m3(P' * mult), splits exchanged in smem  (softmax_p.cuh)
+//   4. PV       16 rows x 256 (64) dims a warp: mma.sync e4m3, V via ldmatrix.trans  (pv.cuh)
+//   5. epilogue out/lse or partial_o/partial_lse                                     (epilogue.cuh)
+// O lives in registers (128 fp32 a thread wide, 32 narrow). Pages are double-buffered (kStages = 2), so the load
+// of page k + 1 overlaps the math of page k; one __syncthreads a block frees the stage.
+//
+// Shared memory (components/shared_storage.cuh): 2 pages x 43264 B + Q tile 43008 B + P8 5120 B
+// + reductions ~1.8 KB = ~136 KB, one CTA per SM (narrow: ~100 KB).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "kernels/common/cuda_utils.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/epilogue.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/load.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/pv.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/qk.cuh"
+#include "kernels/sm90/decode_fp8_tc/components/softmax_p.cuh"
+#include "kernels/sm90/decode_fp8_tc/kernel.h"
+#include "sched/schedule.h"
+
+namespace snapmla::kernels::decode_tc {
+
+template <class T>
+__device__ __forceinline__ void process_segment(const DecodeParams& p, SharedStorage<T>& sm, int b, int block_begin,
+                                                int block_end, int split) {
+  const int row0 = blockIdx.y * T::kRowsPerCta;
+  const int warp = threadIdx.x / kWarpThreads;
+  const int row_group = warp / T::kSplits, wsplit = warp % T::kSplits;
+  const int length = p.lengths[b];
+  const std::int32_t* table = p.block_table + b * p.block_table_stride;
+  // Row groups made only of padding rows do no math (both warps of a group agree).
+  const bool active = row0 + row_group * kMmaM < p.s_q * p.h_q;
+
+  if (block_begin < block_end) issue_page_load(p, table[block_begin], sm.stage[0]);
+  cp_async_commit();
+  load_query_tile(p, b, row0, length, sm);
+  __syncthreads();
+
+  const float inf = __int_as_float(0x7f800000);
+  RowState state;
+#pragma unroll
+  for (int i = 0; i < kRowsPerThread; ++i) { state.m[i] = -inf; state.l[i] = 0.0f; }
+  OutputFragment<T> o;
+#pragma unroll
+  for (int d = 0; d < T::kPvDimBlocks; ++d)
+#pragma unroll
+    for (int i = 0; i < kRowsPerThread; ++i)
+#pragma unroll
+      for (int k = 0; k < kPvDimsPerThread; ++k) o[d][i][k] = 0.0f;
+
+  for (int blk = block_begin; blk < block_end; ++blk) {
+    const int s = (blk - block_begin) % kStages;
+    if (blk + 1 < block_end) {
+      issue_page_load(p, table[blk + 1], sm.stage[(s + 1) % kStages]);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const Stage& st = sm.stage[s];
+    if (active && tokens_in_block(sm.max_visible, blk) > 0) {  // CTA-uniform but for `active`
+      ScoreFragment<T> acc;
+      compute_scores(sm, st, row_group, wsplit, acc);                                 // 2. QK
+      const BlockStep step = softmax_and_p(sm, st, blk, row_group, wsplit, acc, state);  // 3. softmax, P8
+      group_barrier(kFirstGroupBarrier + row_group, T::kGroupThreads);                // P8 of all splits
+      accumulate_pv(sm, st, row_group, wsplit, step, o);                              // 4. PV
+    }
+    __syncthreads();  // the stage and p8 are reused by the next blocks
+  }
+  cp_async_wait<0>();
+
+  const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
+  if (active) write_segment<T>(p, b, row0, row_group, wsplit, split, single, state, o);  // 5. epilogue
+  __syncthreads();  // q and the row state are reset by the next segment
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads, 1) decode_fp8_tc_kernel(const DecodeParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  auto& sm = *reinterpret_cast<SharedStorage<T>*>(smem_raw);
+  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
+  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
+    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
+    const int begin = r == part.begin_req ? part.begin_block : 0;
+    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
+    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req));
+  }
+}
+
+inline bool supports(const DecodeParams& p) {
+  // Every real row of a 16-row MMA tile must see the same tokens (pv.cuh masks V per warp).
+  if (p.causal && p.s_q > 1 && p.h_q % kMmaM != 0) return false;
+  const auto aligned = [](const void* ptr, std::uintptr_t n) { return reinterpret_cast<std::uintptr_t>(ptr) % n == 0; };
+  if (!aligned(p.fp8_cache.kv_fp8, kChunkBytes) || !aligned(p.fp8_cache.kv_rope, kChunkBytes) ||
+      !aligned(p.fp8_cache.kv_scale, kChunkBytes))
+    return false;
+  // q_nope rows: 16-byte loads (1-byte elements); q_rope rows: 16-byte loads (2-byte elements).
+  if (!aligned(p.q_nope, kChunkBytes) || !aligned(p.q_rope, kChunkBytes)) return false;
+  for (int k = 0; k < 3; ++k)
+    if (p.q_nope_stride[k] % kChunkBytes != 0 || p.q_rope_stride[k] % (kChunkBytes / 2) != 0) return false;
+  // out: 4 bf16 (8 bytes) per store.
+  constexpr int kOutStoreElems = kPvDimsPerThread;
+  if (!aligned(p.out, kOutStoreElems * sizeof(std::uint16_t))) return false;
+  for (int k = 0; k < 3; ++k)
+    if (p.out_stride[k] % kOutStoreElems != 0) return false;
+  return true;
+}
+
+template <class T>
+void launch_tiling(const DecodeParams& params, StreamHandle stream, const char* name) {
+  const int rows = params.s_q * params.h_q;
+  constexpr int kSmemBytes = sizeof(SharedStorage<T>);
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), name);
+  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
+  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
+  if (bit == 0 || !(configured.load() & bit)) {
+    cuda_check(cudaFuncSetAttribute(decode_fp8_tc_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes),
+               name);
+    configured.fetch_or(bit);
+  }
+  const dim3 grid(params.num_parts, ceil_div(rows, T::kRowsPerCta));
+  decode_fp8_tc_kernel<T><<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
+  check_launch(name);
+}
+
+inline bool launch(const DecodeParams& params, StreamHandle stream) {
+  const char* name = "decode_fp8_tc kernel launch";
+  if (!supports(params)) return false;
+  if (params.batch <= 0 || params.num_parts <= 0) return true;
+  const int rows = params.s_q * params.h_q;
+  if (rows <= 0) return true;
+  if (rows <= kNarrowMaxRows) launch_tiling<NarrowTiling>(params, stream, name);
+  else launch_tiling<WideTiling>(params, stream, name);
+  return true;
+}
+
+}  // namespace snapmla::kernels::decode_tc
