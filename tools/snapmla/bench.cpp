@@ -7,8 +7,9 @@
 // each call, the L2 flushed before each call (a memset of 2x the L2 size, outside the timed
 // region), warm-up calls first, median of --reps calls. Batches up to --graph-max-batch are
 // captured in a CUDA graph and replayed (launch overhead would dominate otherwise).
-// The copy roof is measured in the same run: cudaMemcpyAsync device-to-device of 1 GiB,
-// bytes read + written over time. GEMM peaks are not measured (no cuBLAS dependency).
+// The roofs are measured in the same run: the copy roof is a cudaMemcpyAsync device-to-device
+// of 1 GiB (bytes read + written over time), the GEMM roofs are 8192^3 BF16 and FP8 products
+// through cuBLASLt, opened at run time (gemm_roof.h).
 //
 // Without a CUDA build or a Hopper GPU it prints one line and exits with status 2.
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "gemm_roof.h"
 #include "gpu_util.h"
 #include "report.h"
 #include "snapmla/error.h"
@@ -147,7 +149,8 @@ void write_svg(const std::string& path, const std::vector<BenchResult>& results,
 }
 
 void print_results(const BenchOptions& o, const std::vector<BenchResult>& results, double roof,
-                   double l2_bytes, const std::string& device) {
+                   const GemmRoofs& gemm, double l2_bytes, const std::string& device) {
+  auto gemm_fraction = [](double tflops, double peak) { return peak > 0 ? tflops / peak : 0.0; };
   if (o.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : results) {
@@ -164,21 +167,25 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
         j["bf16_gbs"] = r.bf16_bytes() / r.bf16_us / 1e3;
         j["fp8_copy_fraction"] = roof > 0 ? r.fp8_bytes() / r.fp8_us / 1e3 / roof : 0.0;
         j["bf16_copy_fraction"] = roof > 0 ? r.bf16_bytes() / r.bf16_us / 1e3 / roof : 0.0;
+        j["fp8_gemm_fraction"] = gemm_fraction(r.flops() / r.fp8_us / 1e6, gemm.fp8_tflops);
+        j["bf16_gemm_fraction"] = gemm_fraction(r.flops() / r.bf16_us / 1e6, gemm.bf16_tflops);
       }
       arr.push_back(j);
     }
-    nlohmann::json out = {{"device", device}, {"copy_roof_gbs", roof}, {"l2_bytes", l2_bytes},
+    nlohmann::json out = {{"device", device}, {"copy_roof_gbs", roof},
+                          {"gemm_roof_tflops", {{"bf16", gemm.bf16_tflops}, {"fp8", gemm.fp8_tflops}}},
+                          {"gemm_roof_note", gemm.note}, {"l2_bytes", l2_bytes},
                           {"reps", o.reps}, {"warmup", o.warmup}, {"results", arr}};
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
   if (o.csv) {
     std::printf("b,s_q,h_q,s_k,graph,fp8_us,bf16_us,ratio,fp8_tflops,bf16_tflops,fp8_gbs,bf16_gbs,"
-                "fp8_copy_fraction,bf16_copy_fraction,error\n");
+                "fp8_copy_fraction,bf16_copy_fraction,fp8_gemm_fraction,bf16_gemm_fraction,error\n");
     for (const auto& r : results) {
       const bool ok = r.fp8_us > 0 && r.bf16_us > 0;
       auto v = [&](double x) { return ok ? fmt::format("{:.4g}", x) : std::string(); };
-      std::printf("%d,%d,%d,%d,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\"\n", r.s.batch, r.s.s_q, r.s.h_q,
+      std::printf("%d,%d,%d,%d,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\"\n", r.s.batch, r.s.s_q, r.s.h_q,
                   r.s.s_k, r.graph ? 1 : 0, v(r.fp8_us).c_str(), v(r.bf16_us).c_str(),
                   v(ok ? r.bf16_us / r.fp8_us : 0).c_str(), v(ok ? r.flops() / r.fp8_us / 1e6 : 0).c_str(),
                   v(ok ? r.flops() / r.bf16_us / 1e6 : 0).c_str(),
@@ -186,6 +193,8 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
                   v(ok ? r.bf16_bytes() / r.bf16_us / 1e3 : 0).c_str(),
                   v(ok && roof > 0 ? r.fp8_bytes() / r.fp8_us / 1e3 / roof : 0).c_str(),
                   v(ok && roof > 0 ? r.bf16_bytes() / r.bf16_us / 1e3 / roof : 0).c_str(),
+                  v(ok ? gemm_fraction(r.flops() / r.fp8_us / 1e6, gemm.fp8_tflops) : 0).c_str(),
+                  v(ok ? gemm_fraction(r.flops() / r.bf16_us / 1e6, gemm.bf16_tflops) : 0).c_str(),
                   r.error.c_str());
     }
     return;
@@ -193,10 +202,14 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
   std::printf("snapmla bench on %s: copy roof %.0f GB/s (D2D memcpy, read+write), L2 %.0f MB "
               "flushed before each call, median of %d calls after %d warm-up\n",
               device.c_str(), roof, l2_bytes / 1e6, o.reps, o.warmup);
-  std::printf("timed: one decode call (decode + combine; plan_decode once per step, untimed); "
-              "GEMM peaks not measured\n\n");
+  if (gemm.bf16_tflops > 0 || gemm.fp8_tflops > 0)
+    std::printf("GEMM roofs: BF16 %.0f TFLOPS, FP8 %.0f TFLOPS (cuBLASLt 8192^3, same run)\n",
+                gemm.bf16_tflops, gemm.fp8_tflops);
+  else
+    std::printf("%s\n", gemm.note.c_str());
+  std::printf("timed: one decode call (decode + combine; plan_decode once per step, untimed)\n\n");
   Table t({"b", "s_q", "h_q", "s_k", "mode", "fp8 us", "bf16 us", "bf16/fp8", "fp8 TFLOPS",
-           "bf16 TFLOPS", "fp8 GB/s", "bf16 GB/s", "fp8 %copy", "bf16 %copy"});
+           "bf16 TFLOPS", "fp8 GB/s", "bf16 GB/s", "fp8 %copy", "bf16 %copy", "fp8 %gemm", "bf16 %gemm"});
   for (const auto& r : results) {
     if (!r.error.empty() && !(r.fp8_us > 0 && r.bf16_us > 0)) {
       t.add_row({std::to_string(r.s.batch), std::to_string(r.s.s_q), std::to_string(r.s.h_q),
@@ -204,12 +217,15 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
       continue;
     }
     const double g8 = r.fp8_bytes() / r.fp8_us / 1e3, g16 = r.bf16_bytes() / r.bf16_us / 1e3;
+    const double t8 = r.flops() / r.fp8_us / 1e6, t16 = r.flops() / r.bf16_us / 1e6;
+    auto pct = [](double x, double peak) { return peak > 0 ? fixed(100 * x / peak, 0) + "%" : std::string("-"); };
     t.add_row({std::to_string(r.s.batch), std::to_string(r.s.s_q), std::to_string(r.s.h_q),
                std::to_string(r.s.s_k), r.graph ? "graph" : "eager", fixed(r.fp8_us, 1),
                fixed(r.bf16_us, 1), fixed(r.bf16_us / r.fp8_us, 2) + "x",
                fixed(r.flops() / r.fp8_us / 1e6, 0), fixed(r.flops() / r.bf16_us / 1e6, 0),
                fixed(g8, 0), fixed(g16, 0), roof > 0 ? fixed(100 * g8 / roof, 0) + "%" : "-",
-               roof > 0 ? fixed(100 * g16 / roof, 0) + "%" : "-"});
+               roof > 0 ? fixed(100 * g16 / roof, 0) + "%" : "-", pct(t8, gemm.fp8_tflops),
+               pct(t16, gemm.bf16_tflops)});
   }
   std::printf("%s", t.render().c_str());
   std::printf("\nFLOPs = b*h_q*s_q*s_k*(2*576+2*512); bytes = %d (fp8) or %d (bf16) per token * "
@@ -238,6 +254,7 @@ class Bench {
   }
 
   double l2_bytes() const { return l2_bytes_; }
+  void* stream() const { return stream_.get(); }
 
   double copy_roof() {
     const std::size_t bytes = std::size_t(1) << 30;
@@ -418,6 +435,7 @@ int run_bench(const BenchOptions& o) {
   const std::string device = device_name(0);
   Bench bench(o);
   const double roof = bench.copy_roof();
+  const GemmRoofs gemm = measure_gemm_roofs(bench.stream());
   std::vector<BenchResult> results;
   bool failed = false;
   for (const BenchShape& s : shapes) {
@@ -436,7 +454,7 @@ int run_bench(const BenchOptions& o) {
     if (!o.json && !o.csv)
       std::fprintf(stderr, "  %s done\n", shape_label(s).c_str());
   }
-  print_results(o, results, roof, bench.l2_bytes(), device);
+  print_results(o, results, roof, gemm, bench.l2_bytes(), device);
   if (!o.svg.empty()) {
     write_svg(o.svg, results, roof, device);
     if (!o.json && !o.csv) std::printf("plot written to %s\n", o.svg.c_str());
