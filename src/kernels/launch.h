@@ -23,7 +23,10 @@ void launch_plan(const std::int32_t* lengths, int batch, int num_parts, void* pa
 // also callable on its own, for tests and benchmarks (SNAPMLA_DECODE_KERNEL=simt forces it).
 void launch_decode_fp8(const DecodeParams& params, StreamHandle stream);
 void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream);
+// launch_decode_bf16 likewise runs the BF16 tensor-core kernel where it serves the shape, the
+// BF16 SIMT kernel elsewhere (and under SNAPMLA_DECODE_KERNEL=simt).
 void launch_decode_bf16(const DecodeParams& params, StreamHandle stream);
+void launch_decode_bf16_simt(const DecodeParams& params, StreamHandle stream);
 // Merges partials of requests with more than one split into out/lse.
 void launch_combine(const DecodeParams& params, StreamHandle stream);
 

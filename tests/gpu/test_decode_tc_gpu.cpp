@@ -6,6 +6,9 @@
 // pages, page tails and unwritten cache slots, garbage block-table entries past each request's
 // pages, outputs and partial buffers poisoned with NaN before the run. Plus: a NaN token reaches
 // only the rows that see it; the shapes the kernel does not serve are refused.
+// The BF16 instantiation of the same kernel (kernels::launch_decode_bf16_tc, FlashMLA's
+// arithmetic) gets the same coverage against the BF16 emulation, the BF16 SIMT kernel
+// (launch_decode_bf16_simt) and the truth (DecodeBf16TcGrid, DecodeBf16TcGpu).
 // With SNAPMLA_TC_TIMING=1 it also times the TC kernel against the SIMT kernel.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -120,6 +123,67 @@ std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_tc_and_simt(te
   return {g.result(), simt};
 }
 
+// DecodeParams of a GpuDecode's BF16 problem (what src/api/ops.cpp fills for decode_bf16; the FP8
+// fields stay filled and unused).
+kernels::DecodeParams bf16_params(const testing::GpuDecode& g) {
+  kernels::DecodeParams p = fp8_params(g);
+  const TensorView q = g.q_view();
+  p.q_bf16 = q.ptr<const std::uint16_t>();
+  copy_strides3(q, p.q_bf16_stride);
+  p.kv_bf16 = g.kv_bf16.get();
+  p.num_pages_bf16 = g.problem.num_pages;
+  return p;
+}
+
+// The BF16 twin of run_tc_and_simt: plan + decode_bf16 through the public API, then the BF16
+// SIMT kernel and the BF16 TC kernel (+ combine each) on the same inputs. Returns {tc, simt}.
+std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_bf16_tc_and_simt(testing::GpuDecode& g) {
+  g.step(Path::kBf16);
+  poison_outputs(g);
+  const kernels::DecodeParams p = bf16_params(g);
+  kernels::launch_decode_bf16_simt(p, nullptr);
+  kernels::launch_combine(p, nullptr);
+  const testing::CpuDecodeResult simt = g.result();
+  poison_outputs(g);
+  EXPECT_TRUE(kernels::decode_bf16_tc_supports(p));
+  EXPECT_TRUE(kernels::launch_decode_bf16_tc(p, nullptr));
+  kernels::launch_combine(p, nullptr);
+  return {g.result(), simt};
+}
+
+void run_bf16_case(const Case& c, std::uint64_t seed) {
+  SCOPED_TRACE(c.name);
+  const ref::HostProblem problem = make(c, seed);
+  const int parts = c.parts > 0 ? c.parts : default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+  const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, Path::kBf16, parts);
+  testing::GpuDecode g(problem, parts);
+  const auto [tc, simt] = run_bf16_tc_and_simt(g);
+  const testing::Agreement a = testing::agreement(tc, cpu);
+  const testing::Agreement s = testing::agreement(simt, cpu);
+  const testing::Agreement ts = testing::agreement(tc, simt);
+  std::printf("BF16 %-30s parts %3d | TC vs emulation: rel_l2 %.2e max_abs %.2e lse %.2e identical %6.2f%% | "
+              "SIMT vs emulation: rel_l2 %.2e lse %.2e | TC vs SIMT: rel_l2 %.2e lse %.2e",
+              c.name.c_str(), parts, a.rel_l2, a.max_abs, a.lse_max_abs, 100.0 * a.identical, s.rel_l2,
+              s.lse_max_abs, ts.rel_l2, ts.lse_max_abs);
+  EXPECT_EQ(a.mismatched_specials, 0) << "NaN/Inf (or unwritten outputs) where the emulation has none";
+  EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2);
+  EXPECT_LE(a.lse_max_abs, testing::kGpuVsEmulationLseAbs);
+  EXPECT_EQ(ts.mismatched_specials, 0);
+  EXPECT_LE(ts.rel_l2, testing::kGpuVsEmulationRelL2);
+  EXPECT_LE(ts.lse_max_abs, testing::kGpuVsEmulationLseAbs);
+  if (c.truth) {
+    const ref::HostResult truth = ref::attention_truth(problem);
+    const ref::ErrorMetrics gt = ref::compare(tc.host(), truth);
+    const ref::ErrorMetrics et = ref::compare(cpu.host(), truth);
+    std::printf(" | vs truth: TC %.2e emu %.2e lse %.2e", gt.rel_l2, et.rel_l2, gt.lse_max_abs);
+    EXPECT_EQ(gt.non_finite, 0);
+    EXPECT_LE(gt.rel_l2, testing::kBf16VsTruthRelL2);
+    EXPECT_LE(gt.lse_max_abs, testing::kBf16VsTruthLseAbs);
+    EXPECT_LE(gt.rel_l2, et.rel_l2 + testing::kGpuVsTruthSlack);
+  }
+  std::printf("\n");
+}
+
 void run_case(const Case& c, std::uint64_t seed) {
   SCOPED_TRACE(c.name);
   const ref::HostProblem problem = make(c, seed);
@@ -179,6 +243,48 @@ TEST_P(DecodeTcGrid, MatchesEmulationAndTruth) { run_case(GetParam(), 4321); }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DecodeTcGrid, ::testing::ValuesIn(grid()),
                          [](const auto& info) { return "case" + std::to_string(info.index); });
+
+class DecodeBf16TcGrid : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DecodeBf16TcGrid, MatchesEmulationSimtAndTruth) { run_bf16_case(GetParam(), 4321); }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DecodeBf16TcGrid, ::testing::ValuesIn(grid()),
+                         [](const auto& info) { return "case" + std::to_string(info.index); });
+
+TEST(DecodeBf16TcGpu, NanTokenReachesOnlyRowsThatSeeIt) {
+  const Case c{"nan token", 2, 4, 16, {130, 64}, true, 0};
+  ref::HostProblem problem = make(c, 99);
+  const int last = c.lengths[0] - 1;
+  const int page = problem.block_table[0 * problem.max_pages + last / kPageSize];
+  problem.cache[(std::size_t(page) * kPageSize + last % kPageSize) * kDimQK + 5] = std::nanf("");
+  const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+  const auto cpu = testing::cpu_decode(problem, Path::kBf16, parts);
+  testing::GpuDecode g(problem, parts);
+  const auto [tc, simt] = run_bf16_tc_and_simt(g);
+  const auto a = testing::agreement(tc, cpu);
+  EXPECT_EQ(a.mismatched_specials, 0);
+  EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2);
+  for (int i = 0; i < c.s_q; ++i)
+    for (int h = 0; h < c.h_q; ++h) {
+      const float lse = tc.lse[(0 * c.h_q + h) * c.s_q + i];
+      EXPECT_EQ(std::isnan(lse), i == 3) << "i " << i << " h " << h;
+    }
+}
+
+TEST(DecodeBf16TcGpu, RefusesMixedVisibilityTilesAndMisalignment) {
+  const Case c{"refused", 2, 2, 3, {70, 10}, true, 0};
+  testing::GpuDecode g(make(c, 5), 4);
+  kernels::DecodeParams p = bf16_params(g);
+  EXPECT_FALSE(kernels::decode_bf16_tc_supports(p));
+  EXPECT_FALSE(kernels::launch_decode_bf16_tc(p, nullptr));
+  p.causal = false;
+  EXPECT_TRUE(kernels::decode_bf16_tc_supports(p));
+  p.q_bf16_stride[2] = kDimQK + 1;  // rows not 16-byte aligned
+  EXPECT_FALSE(kernels::decode_bf16_tc_supports(p));
+  p.q_bf16_stride[2] = kDimQK;
+  p.kv_bf16 = g.kv_bf16.get() + 1;
+  EXPECT_FALSE(kernels::decode_bf16_tc_supports(p));
+}
 
 // A NaN token makes exactly the rows that see it NaN (causal: only the last query token sees the
 // last token), and nothing else.

@@ -1,4 +1,6 @@
-// The tensor-core FP8 split-KV decode kernel (SnapMLA arithmetic, docs/numerics.md).
+// The tensor-core split-KV decode kernel, FP8 (SnapMLA arithmetic, docs/numerics.md) and BF16
+// (FlashMLA's arithmetic): one kernel template, the format in the tiling (config.h: Fp8Tc /
+// Bf16Tc select the content MMA, the P conversion, the page layout and the V fragment load).
 //
 // Grid: (schedule part, tile of query rows); 256 threads = 8 warps. Each CTA reads its
 // PartRange from the workspace and walks its segments exactly as decode_fp8 (and the CPU
@@ -18,6 +20,8 @@
 //
 // Shared memory (components/shared_storage.cuh): 2 pages x 43264 B + Q tile 43008 B + P8 5120 B
 // + reductions ~1.8 KB = ~136 KB, one CTA per SM (narrow: ~100 KB).
+// BF16: pages of 76032 B; the wide tiling has 32 rows (2 row groups of 4 warps: 16 tokens / 128
+// dims a warp), 2 pages + Q 37888 B + P 4608 B + ~1.8 KB = ~196 KB (narrow: ~175 KB).
 #pragma once
 
 #include <atomic>
@@ -45,7 +49,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
   // Row groups made only of padding rows do no math (both warps of a group agree).
   const bool active = row0 + row_group * kMmaM < p.s_q * p.h_q;
 
-  if (block_begin < block_end) issue_page_load(p, table[block_begin], sm.stage[0]);
+  if (block_begin < block_end) issue_page_load<T>(p, table[block_begin], sm.stage[0]);
   cp_async_commit();
   load_query_tile(p, b, row0, length, sm);
   __syncthreads();
@@ -65,14 +69,14 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
   for (int blk = block_begin; blk < block_end; ++blk) {
     const int s = (blk - block_begin) % kStages;
     if (blk + 1 < block_end) {
-      issue_page_load(p, table[blk + 1], sm.stage[(s + 1) % kStages]);
+      issue_page_load<T>(p, table[blk + 1], sm.stage[(s + 1) % kStages]);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
     }
     __syncthreads();
-    const Stage& st = sm.stage[s];
+    const Stage<T>& st = sm.stage[s];
     if (active && tokens_in_block(sm.max_visible, blk) > 0) {  // CTA-uniform but for `active`
       ScoreFragment<T> acc;
       compute_scores(sm, st, row_group, wsplit, acc);                                 // 2. QK
@@ -90,7 +94,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
 }
 
 template <class T>
-__global__ void __launch_bounds__(kThreads, 1) decode_fp8_tc_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kThreads, 1) decode_tc_kernel(const DecodeParams p) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto& sm = *reinterpret_cast<SharedStorage<T>*>(smem_raw);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
@@ -102,18 +106,26 @@ __global__ void __launch_bounds__(kThreads, 1) decode_fp8_tc_kernel(const Decode
   }
 }
 
-inline bool supports(const DecodeParams& p) {
+template <class F>
+bool supports(const DecodeParams& p) {
   // Every real row of a 16-row MMA tile must see the same tokens (pv.cuh masks V per warp).
   if (p.causal && p.s_q > 1 && p.h_q % kMmaM != 0) return false;
   const auto aligned = [](const void* ptr, std::uintptr_t n) { return reinterpret_cast<std::uintptr_t>(ptr) % n == 0; };
-  if (!aligned(p.fp8_cache.kv_fp8, kChunkBytes) || !aligned(p.fp8_cache.kv_rope, kChunkBytes) ||
-      !aligned(p.fp8_cache.kv_scale, kChunkBytes))
-    return false;
-  // q_nope rows: 16-byte loads (1-byte elements); q_rope rows: 16-byte loads (2-byte elements).
-  if (!aligned(p.q_nope, kChunkBytes) || !aligned(p.q_rope, kChunkBytes)) return false;
-  for (int k = 0; k < 3; ++k)
-    if (p.q_nope_stride[k] % kChunkBytes != 0 || p.q_rope_stride[k] % (kChunkBytes / 2) != 0) return false;
-  // out: 4 bf16 (8 bytes) per store.
+  if constexpr (F::kFp8) {
+    if (!aligned(p.fp8_cache.kv_fp8, kChunkBytes) || !aligned(p.fp8_cache.kv_rope, kChunkBytes) ||
+        !aligned(p.fp8_cache.kv_scale, kChunkBytes))
+      return false;
+    // q_nope rows: 16-byte loads (1-byte elements); q_rope rows: 16-byte loads (2-byte elements).
+    if (!aligned(p.q_nope, kChunkBytes) || !aligned(p.q_rope, kChunkBytes)) return false;
+    for (int k = 0; k < 3; ++k)
+      if (p.q_nope_stride[k] % kChunkBytes != 0 || p.q_rope_stride[k] % (kChunkBytes / 2) != 0) return false;
+  } else {
+    // The bf16 cache and query rows: 16-byte loads (2-byte elements).
+    if (!aligned(p.kv_bf16, kChunkBytes) || !aligned(p.q_bf16, kChunkBytes)) return false;
+    for (int k = 0; k < 3; ++k)
+      if (p.q_bf16_stride[k] % (kChunkBytes / 2) != 0) return false;
+  }
+  // out: 4 bf16 (8 bytes) per store (FP8; BF16 stores 2 x 4 bytes, same check).
   constexpr int kOutStoreElems = kPvDimsPerThread;
   if (!aligned(p.out, kOutStoreElems * sizeof(std::uint16_t))) return false;
   for (int k = 0; k < 3; ++k)
@@ -125,28 +137,35 @@ template <class T>
 void launch_tiling(const DecodeParams& params, StreamHandle stream, const char* name) {
   const int rows = params.s_q * params.h_q;
   constexpr int kSmemBytes = sizeof(SharedStorage<T>);
+  static_assert(kSmemBytes <= 227 * 1024, "more shared memory than one Hopper CTA can have");
   int device = 0;
   cuda_check(cudaGetDevice(&device), name);
   static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
   const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
   if (bit == 0 || !(configured.load() & bit)) {
-    cuda_check(cudaFuncSetAttribute(decode_fp8_tc_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes),
+    cuda_check(cudaFuncSetAttribute(decode_tc_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes),
                name);
     configured.fetch_or(bit);
   }
   const dim3 grid(params.num_parts, ceil_div(rows, T::kRowsPerCta));
-  decode_fp8_tc_kernel<T><<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
+  decode_tc_kernel<T><<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
   check_launch(name);
 }
 
-inline bool launch(const DecodeParams& params, StreamHandle stream) {
-  const char* name = "decode_fp8_tc kernel launch";
-  if (!supports(params)) return false;
+template <class F>
+bool launch(const DecodeParams& params, StreamHandle stream) {
+  const char* name = F::kFp8 ? "decode_fp8_tc kernel launch" : "decode_bf16_tc kernel launch";
+  if (!supports<F>(params)) return false;
   if (params.batch <= 0 || params.num_parts <= 0) return true;
   const int rows = params.s_q * params.h_q;
   if (rows <= 0) return true;
-  if (rows <= kNarrowMaxRows) launch_tiling<NarrowTiling>(params, stream, name);
-  else launch_tiling<WideTiling>(params, stream, name);
+  if constexpr (F::kFp8) {
+    if (rows <= kNarrowMaxRows) launch_tiling<NarrowTiling>(params, stream, name);
+    else launch_tiling<WideTiling>(params, stream, name);
+  } else {
+    if (rows <= kNarrowMaxRows) launch_tiling<Bf16NarrowTiling>(params, stream, name);
+    else launch_tiling<Bf16WideTiling>(params, stream, name);
+  }
   return true;
 }
 

@@ -1,12 +1,33 @@
-// The BF16 decode split kernel (FlashMLA arithmetic: bf16 q/cache, P = bf16(p)). It shares the
-// kernel template of the FP8 path (decode_fp8/kernel.cuh) with the BF16 cache format.
+// The BF16 decode split kernels (FlashMLA arithmetic: bf16 q/cache, P = bf16(p)): the
+// tensor-core kernel (decode_fp8_tc/kernel.cuh with the BF16 format) where it serves the shape,
+// the SIMT kernel elsewhere. The SIMT kernel shares the kernel template of the FP8 path
+// (decode_fp8/kernel.cuh) with the BF16 cache format.
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/sm90/decode_bf16/config.h"
 #include "kernels/sm90/decode_fp8/kernel.cuh"
+#include "kernels/sm90/decode_fp8_tc/kernel.h"
 
 namespace snapmla::kernels {
 
-void launch_decode_bf16(const DecodeParams& params, StreamHandle stream) {
+namespace {
+bool simt_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("SNAPMLA_DECODE_KERNEL");
+    return v != nullptr && std::strcmp(v, "simt") == 0;
+  }();
+  return forced;
+}
+}  // namespace
+
+void launch_decode_bf16_simt(const DecodeParams& params, StreamHandle stream) {
   decode::launch_decode<decode::Bf16Format>(params, stream, "decode_bf16 kernel launch");
+}
+
+void launch_decode_bf16(const DecodeParams& params, StreamHandle stream) {
+  if (!simt_forced() && launch_decode_bf16_tc(params, stream)) return;
+  launch_decode_bf16_simt(params, stream);
 }
 
 }  // namespace snapmla::kernels

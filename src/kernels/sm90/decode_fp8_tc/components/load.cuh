@@ -1,7 +1,7 @@
-// Step 1: stage one cache page (the page loader of decode_fp8, reused as is: cp.async 16-byte
-// chunks of the whole page, NaN fill for a page id outside the cache), and, at the start of a
-// segment, the tile's query rows (16-byte loads of the e4m3 content and the bf16 RoPE slice;
-// padding rows are zero) and the per-row state.
+// Step 1: stage one cache page (the page loader of decode_fp8 / decode_bf16, reused as is:
+// cp.async 16-byte chunks of the whole page, NaN fill for a page id outside the cache), and, at
+// the start of a segment, the tile's query rows (16-byte loads of the e4m3 content and the bf16
+// RoPE slice, or of the bf16 row of 576; padding rows are zero) and the per-row state.
 #pragma once
 
 #include <cstdint>
@@ -15,23 +15,29 @@ namespace snapmla::kernels::decode_tc {
 using decode::cp_async_commit;
 using decode::cp_async_wait;
 
-__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, Stage& st) {
-  decode::issue_page_load<Format>(p, page, st);
+template <class T>
+__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, Stage<T>& st) {
+  decode::issue_page_load<typename T::Fmt::Cache>(p, page, st);
 }
 
 template <class T>
 __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
                                                 SharedStorage<T>& sm) {
   const int rows = p.s_q * p.h_q;
-  constexpr int kContentChunks = kDimLatent / kChunkBytes;  // 32 per row
-  constexpr int kRopeChunks = kRopeBytes / kChunkBytes;     // 8 per row
+  constexpr bool kFp8 = T::Fmt::kFp8;
+  constexpr int kContentChunks = (T::kQContentRowBytes - kRowPadBytes) / kChunkBytes;  // 32 (FP8), 64 (BF16)
+  constexpr int kRopeChunks = kRopeBytes / kChunkBytes;                               // 8 per row
   constexpr int kRowChunks = kContentChunks + kRopeChunks;
   for (int k = threadIdx.x; k < T::kRowsPerCta * kRowChunks; k += kThreads) {
     const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
     uint4 v = make_uint4(0, 0, 0, 0);
     if (row < rows) {
       const long long i = row / p.h_q, h = row % p.h_q;
-      if (c < kContentChunks) {
+      if constexpr (!kFp8) {  // one bf16 row of 576: content then RoPE, 8 values a chunk
+        const std::uint16_t* src =
+            p.q_bf16 + b * p.q_bf16_stride[0] + i * p.q_bf16_stride[1] + h * p.q_bf16_stride[2] + c * (kChunkBytes / 2);
+        v = *reinterpret_cast<const uint4*>(src);
+      } else if (c < kContentChunks) {
         const std::uint8_t* src =
             p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] + h * p.q_nope_stride[2] + c * kChunkBytes;
         v = *reinterpret_cast<const uint4*>(src);
@@ -51,8 +57,11 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     int visible = 0;
     if (row < rows) {
       const long long i = row / p.h_q, h = row % p.h_q;
-      factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
-                         p.scale_log2);
+      if constexpr (kFp8)
+        factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
+                           p.scale_log2);
+      else
+        factor = p.scale_log2;
       visible = visible_tokens(length, p.s_q, static_cast<int>(i), p.causal);
       if (visible < 0) visible = 0;
     }

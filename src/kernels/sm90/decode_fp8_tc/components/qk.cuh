@@ -1,5 +1,7 @@
-// Step 2: raw scores of the warp's 16 rows x its tokens of the page (32 wide, 8 narrow),
+// Step 2: raw scores of the warp's 16 rows x its tokens of the page (32 FP8 wide, 16 BF16 wide, 8
+// narrow),
 //   acc[t] = q_nope8 . kv8[t] (mma.sync m16n8k32 e4m3) + q_rope . k_rope[t] (m16n8k16 bf16)
+//   (BF16: q_nope . kv[t] with m16n8k16 bf16, same byte-level fragment geometry)
 // into one fp32 accumulator (products of e4m3 / bf16 values are exact in fp32; only the
 // summation order differs from the reference's 8-partial tree). The softmax step turns acc into
 // x = (acc * row_factor) * s[t]. Columns of tokens a row does not see may hold anything (NaN
@@ -67,16 +69,17 @@ __device__ __forceinline__ void score_gemm(const std::uint8_t* a_rows, int a_str
 }
 
 template <class T>
-__device__ __forceinline__ void compute_scores(const SharedStorage<T>& sm, const Stage& st, int row_group, int split,
+__device__ __forceinline__ void compute_scores(const SharedStorage<T>& sm, const Stage<T>& st, int row_group, int split,
                                                ScoreFragment<T>& acc) {
 #pragma unroll
   for (int nt = 0; nt < T::kQkNTiles; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
   const int row = row_group * kMmaM, token = split * T::kQkTokensPerWarp;
-  // Content: 16 k-steps of 32 e4m3 values; RoPE: 4 k-steps of 16 bf16 values, same accumulators.
-  score_gemm<T, true, kContentKSteps, 4>(&sm.q_content[row][0], kQContentRowBytes, &st.content[token][0],
-                                         Format::kContentRowBytes, acc);
+  // Content: 16 k-steps of 32 e4m3 values (FP8) or 32 k-steps of 16 bf16 values (BF16); RoPE: 4
+  // k-steps of 16 bf16 values, same accumulators.
+  score_gemm<T, T::Fmt::kFp8, T::Fmt::kContentKSteps, 4>(&sm.q_content[row][0], T::kQContentRowBytes,
+                                                         &st.content[token][0], T::kQContentRowBytes, acc);
   score_gemm<T, false, kRopeKSteps, kRopeKSteps>(&sm.q_rope[row][0], kQRopeRowBytes, &st.rope[token][0],
                                                  kRopeRowBytes, acc);
 }

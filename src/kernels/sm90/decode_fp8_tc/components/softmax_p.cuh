@@ -5,11 +5,13 @@
 //   x = (acc * row_factor) * s[t];  m_new = max(m, max_t x);  alpha = exp2(m - m_new)
 //   p = exp2(x - m_new);  l = l * alpha + sum_t p          (unquantized p)
 //   P' = p * s[t];  (mult, unmult) = pv_scale_from_max(max_t P');  P8 = e4m3(P' * mult)
+// BF16 (FlashMLA's arithmetic): x = acc * scale_log2 (row_factor), P = bf16(p), unmult = 1.
 // Masked tokens get P8 = 0 without touching their score. A row that sees no token of the block
 // keeps its state (alpha = 1, unmult = 0, P8 = 0). All splits compute the same row state.
 //
 // P8 is stored in the k order of the PV B operand (pv.cuh): within each group of 16 tokens,
-// token 8a + 2c + e (a, e in {0, 1}, c in 0..3) sits at byte 4c + 2a + e.
+// token 8a + 2c + e (a, e in {0, 1}, c in 0..3) sits at byte 4c + 2a + e. The bf16 P of the BF16
+// kernel is stored in natural token order (2 bytes a token).
 #pragma once
 
 #include <cstdint>
@@ -55,11 +57,12 @@ __device__ __forceinline__ float quad_sum(float v) {
 }
 
 template <class T>
-__device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const Stage& st, int block, int row_group,
+__device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const Stage<T>& st, int block, int row_group,
                                                    int split, const ScoreFragment<T>& acc, RowState& state) {
   const int lane = threadIdx.x % kWarpThreads, g = lane / 4, t = lane % 4;
   const float inf = __int_as_float(0x7f800000);
   const int barrier = kFirstGroupBarrier + row_group;
+  constexpr bool kFp8 = T::Fmt::kFp8;
   int row[kRowsPerThread];
   BlockStep step;
 #pragma unroll
@@ -76,10 +79,10 @@ __device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const S
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
-      const float s = st.scale[tok];
 #pragma unroll
       for (int i = 0; i < kRowsPerThread; ++i) {
-        x[i][nt][e] = __fmul_rn(__fmul_rn(acc[nt][2 * i + e], sm.row_factor[row[i]]), s);
+        x[i][nt][e] = __fmul_rn(acc[nt][2 * i + e], sm.row_factor[row[i]]);
+        if constexpr (kFp8) x[i][nt][e] = __fmul_rn(x[i][nt][e], st.scale[tok]);  // BF16: s[t] = 1
         if (tok < step.n[i]) block_max[i] = fmaxf(block_max[i], x[i][nt][e]);  // fmax: NaN-ignoring like the reference
       }
     }
@@ -107,14 +110,18 @@ __device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const S
         const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
         const bool seen = tok < step.n[i];
         const float p = seen ? exp2f(x[i][nt][e] - m_new[i]) : 0.0f;
-        pv[i][nt][e] = seen ? __fmul_rn(p, st.scale[tok]) : 0.0f;
-        if (seen) pv_max[i] = nan_sticky_max(pv_max[i], pv[i][nt][e]);
+        if constexpr (kFp8) {
+          pv[i][nt][e] = seen ? __fmul_rn(p, st.scale[tok]) : 0.0f;
+          if (seen) pv_max[i] = nan_sticky_max(pv_max[i], pv[i][nt][e]);
+        } else {
+          pv[i][nt][e] = p;  // 0 for masked tokens
+        }
         p_sum[i] = __fadd_rn(p_sum[i], p);
       }
-    pv_max[i] = quad_nan_max(pv_max[i]);
+    if constexpr (kFp8) pv_max[i] = quad_nan_max(pv_max[i]);
     p_sum[i] = quad_sum(p_sum[i]);
     if (t == 0) {
-      sm.red_pmax[split][row[i]] = pv_max[i];
+      if constexpr (kFp8) sm.red_pmax[split][row[i]] = pv_max[i];
       sm.red_sum[split][row[i]] = p_sum[i];
     }
   }
@@ -127,25 +134,35 @@ __device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const S
     step.alpha[i] = 1.0f;
     step.unmult[i] = 0.0f;
     if (step.n[i] > 0) {
-      float pmax = sm.red_pmax[0][row[i]], sum = sm.red_sum[0][row[i]];
+      float sum = sm.red_sum[0][row[i]];
 #pragma unroll
-      for (int k = 1; k < T::kSplits; ++k) {
-        pmax = nan_sticky_max(pmax, sm.red_pmax[k][row[i]]);
-        sum = __fadd_rn(sum, sm.red_sum[k][row[i]]);
-      }
-      const PvScale scale = pv_scale_from_max(pmax);
+      for (int k = 1; k < T::kSplits; ++k) sum = __fadd_rn(sum, sm.red_sum[k][row[i]]);
       step.alpha[i] = exp2f(state.m[i] - m_new[i]);  // 0 on the first block (m = -inf)
-      step.unmult[i] = scale.unmult;
-      mult = scale.mult;
+      if constexpr (kFp8) {
+        float pmax = sm.red_pmax[0][row[i]];
+#pragma unroll
+        for (int k = 1; k < T::kSplits; ++k) pmax = nan_sticky_max(pmax, sm.red_pmax[k][row[i]]);
+        const PvScale scale = pv_scale_from_max(pmax);
+        step.unmult[i] = scale.unmult;
+        mult = scale.mult;
+      } else {
+        step.unmult[i] = 1.0f;
+      }
       state.l[i] = __fadd_rn(__fmul_rn(state.l[i], step.alpha[i]), sum);
       state.m[i] = m_new[i];
     }
 #pragma unroll
     for (int nt = 0; nt < T::kQkNTiles; ++nt) {
       const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t;
-      const float lo = tok < step.n[i] ? __fmul_rn(pv[i][nt][0], mult) : 0.0f;
-      const float hi = tok + 1 < step.n[i] ? __fmul_rn(pv[i][nt][1], mult) : 0.0f;
-      *reinterpret_cast<std::uint16_t*>(&sm.p8[row[i]][p8_byte_of_token(tok)]) = e4m3x2_from_float(lo, hi);
+      if constexpr (kFp8) {
+        const float lo = tok < step.n[i] ? __fmul_rn(pv[i][nt][0], mult) : 0.0f;
+        const float hi = tok + 1 < step.n[i] ? __fmul_rn(pv[i][nt][1], mult) : 0.0f;
+        *reinterpret_cast<std::uint16_t*>(&sm.p8[row[i]][p8_byte_of_token(tok)]) = e4m3x2_from_float(lo, hi);
+      } else {
+        const float lo = tok < step.n[i] ? pv[i][nt][0] : 0.0f;
+        const float hi = tok + 1 < step.n[i] ? pv[i][nt][1] : 0.0f;
+        *reinterpret_cast<std::uint32_t*>(&sm.p8[row[i]][2 * tok]) = bf16x2_from_float(lo, hi);
+      }
     }
   }
   return step;

@@ -1,5 +1,5 @@
 // Warp-level tensor-core primitives: ldmatrix (plain and transposed), mma.sync m16n8k32 e4m3 and
-// m16n8k16 bf16 with fp32 accumulators, the e4m3x2 conversion, and named barriers.
+// m16n8k16 bf16 with fp32 accumulators, the e4m3x2 and bf16x2 conversions, and named barriers.
 //
 // Fragment layouts (lane = 4 * g + t, g = groupID, t = thread in group), for both MMA kinds in
 // bytes (a k-step is 32 bytes: 32 e4m3 or 16 bf16 values):
@@ -53,6 +53,13 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const std::uint32_t (&a)
 __device__ __forceinline__ std::uint16_t e4m3x2_from_float(float lo, float hi) {
   std::uint16_t r;
   asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+// Two floats -> two bf16 codes, lo in the low half (cvt.rn.bf16x2.f32: bf16_from_float).
+__device__ __forceinline__ std::uint32_t bf16x2_from_float(float lo, float hi) {
+  std::uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
 
