@@ -60,7 +60,7 @@ fi
 
 if [ "$QUICK" = 0 ]; then
   if [ -x "$BUILD/snapmla" ]; then
-    step bench timeout 300 "$BUILD/snapmla" bench
+    step bench timeout 300 "$BUILD/snapmla" bench --svg "$LOG/bench.svg"
   else
     echo "gpu_check: $BUILD/snapmla not built, skipping the bench"
   fi

@@ -18,7 +18,7 @@ void launch_plan(const std::int32_t* lengths, int batch, int num_parts, void* pa
                  std::int32_t* split_begin, StreamHandle stream);
 
 // Split kernels: write single-split requests to out/lse, the others to the partial buffers.
-// launch_decode_fp8 runs the tensor-core kernel (src/kernels/sm90/decode_fp8_tc) where it serves
+// launch_decode_fp8 runs the tensor-core kernel (src/kernels/sm90/decode_tc) where it serves
 // the shape and the SIMT kernel elsewhere (docs/perf.md lists the shapes); the SIMT kernel is
 // also callable on its own, for tests and benchmarks (SNAPMLA_DECODE_KERNEL=simt forces it).
 void launch_decode_fp8(const DecodeParams& params, StreamHandle stream);

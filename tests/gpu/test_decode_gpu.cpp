@@ -73,7 +73,9 @@ void run_case(const Case& c, std::uint64_t seed) {
       EXPECT_LE(g.rel_l2, path == Path::kFp8 ? testing::kFp8VsTruthRelL2 : testing::kBf16VsTruthRelL2);
       EXPECT_LE(g.rel_l2, e.rel_l2 + testing::kGpuVsTruthSlack);
       EXPECT_LE(g.lse_max_abs, e.lse_max_abs + testing::kGpuVsTruthSlack);
-      if (path == Path::kBf16) EXPECT_LE(g.lse_max_abs, testing::kBf16VsTruthLseAbs);
+      if (path == Path::kBf16) {
+        EXPECT_LE(g.lse_max_abs, testing::kBf16VsTruthLseAbs);
+      }
     }
     std::printf("\n");
   }

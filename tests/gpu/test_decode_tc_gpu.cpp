@@ -1,4 +1,4 @@
-// The tensor-core FP8 decode kernel (src/kernels/sm90/decode_fp8_tc) called directly through
+// The tensor-core FP8 decode kernel (src/kernels/sm90/decode_tc) called directly through
 // kernels::launch_decode_fp8_tc, against the CPU emulation (the public API on CPU views, same
 // schedule), the SIMT kernel (launch_decode_fp8_simt) and, loosely, the
 // float64 truth. Coverage: h_q in {3, 16, 32, 64, 128}, s_q 1 and 2 causal, lengths {0, 1, 63,
@@ -24,7 +24,7 @@
 #include "common/tolerances.h"
 #include "gpu/gpu_decode.h"
 #include "kernels/launch.h"
-#include "kernels/sm90/decode_fp8_tc/kernel.h"
+#include "kernels/sm90/decode_tc/kernel.h"
 #include "reference/reference.h"
 #include "sched/schedule.h"
 

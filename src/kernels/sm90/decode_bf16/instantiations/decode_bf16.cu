@@ -1,5 +1,5 @@
 // The BF16 decode split kernels (FlashMLA arithmetic: bf16 q/cache, P = bf16(p)): the
-// tensor-core kernel (decode_fp8_tc/kernel.cuh with the BF16 format) where it serves the shape,
+// tensor-core kernel (decode_tc/kernel.cuh with the BF16 format) where it serves the shape,
 // the SIMT kernel elsewhere. The SIMT kernel shares the kernel template of the FP8 path
 // (decode_fp8/kernel.cuh) with the BF16 cache format.
 #include <cstdlib>
@@ -7,7 +7,7 @@
 
 #include "kernels/sm90/decode_bf16/config.h"
 #include "kernels/sm90/decode_fp8/kernel.cuh"
-#include "kernels/sm90/decode_fp8_tc/kernel.h"
+#include "kernels/sm90/decode_tc/kernel.h"
 
 namespace snapmla::kernels {
 

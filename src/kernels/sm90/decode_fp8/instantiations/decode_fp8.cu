@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "kernels/sm90/decode_fp8/kernel.cuh"
-#include "kernels/sm90/decode_fp8_tc/kernel.h"
+#include "kernels/sm90/decode_tc/kernel.h"
 
 namespace snapmla::kernels {
 

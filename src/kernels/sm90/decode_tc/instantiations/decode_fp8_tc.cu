@@ -1,5 +1,5 @@
 // The tensor-core FP8 decode split kernel (SnapMLA arithmetic, docs/numerics.md).
-#include "kernels/sm90/decode_fp8_tc/kernel.cuh"
+#include "kernels/sm90/decode_tc/kernel.cuh"
 
 namespace snapmla::kernels {
 

@@ -8,7 +8,7 @@
 
 #include "kernels/params.h"
 #include "kernels/sm90/decode_fp8/components/load.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/shared_storage.cuh"
+#include "kernels/sm90/decode_tc/components/shared_storage.cuh"
 
 namespace snapmla::kernels::decode_tc {
 

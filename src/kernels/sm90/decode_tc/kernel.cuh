@@ -28,12 +28,12 @@
 #include <cstdint>
 
 #include "kernels/common/cuda_utils.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/epilogue.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/load.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/pv.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/qk.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/softmax_p.cuh"
-#include "kernels/sm90/decode_fp8_tc/kernel.h"
+#include "kernels/sm90/decode_tc/components/epilogue.cuh"
+#include "kernels/sm90/decode_tc/components/load.cuh"
+#include "kernels/sm90/decode_tc/components/pv.cuh"
+#include "kernels/sm90/decode_tc/components/qk.cuh"
+#include "kernels/sm90/decode_tc/components/softmax_p.cuh"
+#include "kernels/sm90/decode_tc/kernel.h"
 #include "sched/schedule.h"
 
 namespace snapmla::kernels::decode_tc {

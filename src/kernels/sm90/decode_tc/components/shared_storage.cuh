@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "kernels/sm90/decode_fp8/components/shared_storage.cuh"
-#include "kernels/sm90/decode_fp8_tc/config.h"
+#include "kernels/sm90/decode_tc/config.h"
 
 namespace snapmla::kernels::decode_tc {
 

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 
-#include "kernels/sm90/decode_fp8_tc/components/shared_storage.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/warp_mma.cuh"
+#include "kernels/sm90/decode_tc/components/shared_storage.cuh"
+#include "kernels/sm90/decode_tc/components/warp_mma.cuh"
 
 namespace snapmla::kernels::decode_tc {
 

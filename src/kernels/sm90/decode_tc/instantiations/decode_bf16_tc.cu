@@ -1,6 +1,6 @@
 // The tensor-core BF16 decode split kernel (FlashMLA arithmetic: bf16 q/cache, P = bf16(p)), the
-// BF16 instantiation of the tensor-core kernel template (decode_fp8_tc/kernel.cuh).
-#include "kernels/sm90/decode_fp8_tc/kernel.cuh"
+// BF16 instantiation of the tensor-core kernel template (decode_tc/kernel.cuh).
+#include "kernels/sm90/decode_tc/kernel.cuh"
 
 namespace snapmla::kernels {
 

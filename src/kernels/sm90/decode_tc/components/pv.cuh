@@ -22,7 +22,7 @@
 
 #include <cstdint>
 
-#include "kernels/sm90/decode_fp8_tc/components/softmax_p.cuh"
+#include "kernels/sm90/decode_tc/components/softmax_p.cuh"
 
 namespace snapmla::kernels::decode_tc {
 

@@ -12,7 +12,7 @@
 #include "common/codecs.h"
 #include "common/quant_rules.h"
 #include "kernels/params.h"
-#include "kernels/sm90/decode_fp8_tc/components/pv.cuh"
+#include "kernels/sm90/decode_tc/components/pv.cuh"
 
 namespace snapmla::kernels::decode_tc {
 

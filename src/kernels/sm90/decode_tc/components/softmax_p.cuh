@@ -18,7 +18,7 @@
 
 #include "common/quant_rules.h"
 #include "kernels/sm90/decode_fp8/components/softmax.cuh"
-#include "kernels/sm90/decode_fp8_tc/components/qk.cuh"
+#include "kernels/sm90/decode_tc/components/qk.cuh"
 
 namespace snapmla::kernels::decode_tc {
 
