@@ -30,7 +30,7 @@ if(SNAPMLA_WITH_CUDA)
   set(SNAPMLA_CUDA_FLAGS
       -gencode=arch=compute_90a,code=sm_90a
       --expt-relaxed-constexpr --expt-extended-lambda
-      -Xptxas=-warn-spills
+      -Xptxas=-warn-spills -lineinfo  # source lines in sanitizer reports and profiles
       $<$<BOOL:${SNAPMLA_CUDA_VERBOSE}>:-Xptxas=-v>)
   message(STATUS "snapmla: CUDA kernels ON (sm_90a), CUTLASS at ${SNAPMLA_CUTLASS_DIR}")
 else()

@@ -50,8 +50,9 @@ if [ -x "$SANITIZER" ]; then
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_step" --gtest_filter="$MEMCHECK_FILTER"
   step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
+  # case1*: eleven grid cases (h_q 1..128, s_q 1..4, causal), both tensor-core tilings.
   step racecheck_decode "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 97 \
-    "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12'
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case1*'
   step synccheck_decode "$SANITIZER" --tool synccheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12'
 else

@@ -38,9 +38,13 @@
 
 namespace snapmla::kernels::decode_tc {
 
+// `ring` is the stage the segment's first page goes to; the ring of page stages runs on across
+// the segments of a part, so a segment's first load never targets the stage the previous
+// segment's last PV read (racecheck reported WAR hazards there when every segment restarted at
+// stage 0, although two CTA barriers separate the two).
 template <class T>
 __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedStorage<T>& sm, int b, int block_begin,
-                                                int block_end, int split) {
+                                                int block_end, int split, int& ring) {
   const int row0 = blockIdx.y * T::kRowsPerCta;
   const int warp = threadIdx.x / kWarpThreads;
   const int row_group = warp / T::kSplits, wsplit = warp % T::kSplits;
@@ -49,7 +53,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
   // Row groups made only of padding rows do no math (both warps of a group agree).
   const bool active = row0 + row_group * kMmaM < p.s_q * p.h_q;
 
-  if (block_begin < block_end) issue_page_load<T>(p, table[block_begin], sm.stage[0]);
+  if (block_begin < block_end) issue_page_load<T>(p, table[block_begin], sm.stage[ring]);
   cp_async_commit();
   load_query_tile(p, b, row0, length, sm);
   __syncthreads();
@@ -67,7 +71,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
       for (int k = 0; k < kPvDimsPerThread; ++k) o[d][i][k] = 0.0f;
 
   for (int blk = block_begin; blk < block_end; ++blk) {
-    const int s = (blk - block_begin) % kStages;
+    const int s = (ring + blk - block_begin) % kStages;
     if (blk + 1 < block_end) {
       issue_page_load<T>(p, table[blk + 1], sm.stage[(s + 1) % kStages]);
       cp_async_commit();
@@ -87,6 +91,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
     __syncthreads();  // the stage and p8 are reused by the next blocks
   }
   cp_async_wait<0>();
+  ring = (ring + block_end - block_begin) % kStages;
 
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
   if (active) write_segment<T>(p, b, row0, row_group, wsplit, split, single, state, o);  // 5. epilogue
@@ -98,11 +103,12 @@ __global__ void __launch_bounds__(kThreads, 1) decode_tc_kernel(const DecodePara
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto& sm = *reinterpret_cast<SharedStorage<T>*>(smem_raw);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
+  int ring = 0;
   for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
     if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
     const int begin = r == part.begin_req ? part.begin_block : 0;
     const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req));
+    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), ring);
   }
 }
 
