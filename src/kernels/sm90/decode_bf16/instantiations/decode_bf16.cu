@@ -2,24 +2,12 @@
 // tensor-core kernel (decode_tc/kernel.cuh with the BF16 format) where it serves the shape,
 // the SIMT kernel elsewhere. The SIMT kernel shares the kernel template of the FP8 path
 // (decode_fp8/kernel.cuh) with the BF16 cache format.
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/sm90/decode_bf16/config.h"
 #include "kernels/sm90/decode_fp8/kernel.cuh"
+#include "kernels/common/variant.h"
 #include "kernels/sm90/decode_tc/kernel.h"
 
 namespace snapmla::kernels {
-
-namespace {
-bool simt_forced() {
-  static const bool forced = [] {
-    const char* v = std::getenv("SNAPMLA_DECODE_KERNEL");
-    return v != nullptr && std::strcmp(v, "simt") == 0;
-  }();
-  return forced;
-}
-}  // namespace
 
 void launch_decode_bf16_simt(const DecodeParams& params, StreamHandle stream) {
   decode::launch_decode<decode::Bf16Format>(params, stream, "decode_bf16 kernel launch");

@@ -1,22 +1,10 @@
 // The FP8 decode split kernels (SnapMLA arithmetic, docs/numerics.md): the tensor-core kernel
 // where it serves the shape, the SIMT kernel elsewhere.
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/sm90/decode_fp8/kernel.cuh"
+#include "kernels/common/variant.h"
 #include "kernels/sm90/decode_tc/kernel.h"
 
 namespace snapmla::kernels {
-
-namespace {
-bool simt_forced() {
-  static const bool forced = [] {
-    const char* v = std::getenv("SNAPMLA_DECODE_KERNEL");
-    return v != nullptr && std::strcmp(v, "simt") == 0;
-  }();
-  return forced;
-}
-}  // namespace
 
 void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream) {
   decode::launch_decode<decode::Fp8Format>(params, stream, "decode_fp8 kernel launch");
