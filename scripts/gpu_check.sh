@@ -3,7 +3,7 @@
 #   1. build, unless a build (e.g. one carried from a machine with gtest and friends) exists
 #   2. ctest -L gpu
 #   3. compute-sanitizer memcheck and racecheck on small GPU test cases
-#   4. ./build/snapmla bench (skipped when the tool is missing)
+#   4. ./build/snapmla (the demo) and ./build/snapmla bench (skipped when the tool is missing)
 # and a summary table last. Logs go to $OUT (if set) or build/gpu_check_logs.
 # Usage: scripts/gpu_check.sh [--quick]   (--quick: skip the bench)
 set -uo pipefail
@@ -59,6 +59,9 @@ else
   echo "gpu_check: compute-sanitizer not found, skipping the sanitizer runs"
 fi
 
+if [ -x "$BUILD/snapmla" ]; then
+  step demo "$BUILD/snapmla"  # the main job: FP8 and BF16 decode on the GPU, accuracy and speed
+fi
 if [ "$QUICK" = 0 ]; then
   if [ -x "$BUILD/snapmla" ]; then
     step bench timeout 300 "$BUILD/snapmla" bench --svg "$LOG/bench.svg"
