@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "api/kernel_params.h"
 #include "api/validate.h"
 #include "reference/reference.h"
 #include "sched/schedule.h"
@@ -46,16 +47,6 @@ void require_backend(const ArgCheck& check, const Device& device) {
 }
 
 #if SNAPMLA_WITH_CUDA
-template <int N>
-void copy_strides(const TensorView& v, std::int64_t (&out)[N]) {
-  for (int d = 0; d < N; ++d) out[d] = v.stride[d];
-}
-
-kernels::Fp8CacheParams fp8_cache_params(const Fp8Cache& cache) {
-  return {static_cast<int>(cache.kv_fp8.shape[0]), cache.kv_fp8.ptr<std::uint8_t>(),
-          cache.kv_scale.ptr<float>(), cache.kv_rope.ptr<std::uint16_t>()};
-}
-
 void raise_check_report(const ArgCheck& check, const kernels::CheckReport& rep, std::int64_t num_pages) {
   if (!rep.failed) return;
   const std::string where = std::to_string(rep.request);
@@ -77,32 +68,6 @@ void raise_check_report(const ArgCheck& check, const kernels::CheckReport& rep, 
   }
 }
 
-kernels::DecodeParams decode_params(const DecodeArgs& args, const DecodeShape& shape,
-                                    const DecodeOptions& options) {
-  kernels::DecodeParams p{};
-  p.batch = shape.batch;
-  p.s_q = shape.s_q;
-  p.h_q = shape.h_q;
-  p.causal = options.causal;
-  const float scale = options.softmax_scale > 0.0f ? options.softmax_scale : 1.0f / std::sqrt(float(kDimQK));
-  p.scale_log2 = scale * 1.4426950408889634f;
-  p.block_table = args.block_table.ptr<const std::int32_t>();
-  p.block_table_stride = args.block_table.stride[0];
-  p.max_pages = static_cast<int>(args.block_table.shape[1]);
-  p.lengths = args.lengths.ptr<const std::int32_t>();
-  p.out = args.out.ptr<std::uint16_t>();
-  copy_strides(args.out, p.out_stride);
-  p.lse = args.lse.ptr<float>();
-  copy_strides(args.lse, p.lse_stride);
-  const auto layout = sched::workspace_layout(shape.batch, shape.s_q, shape.h_q, shape.num_sm_parts);
-  auto* base = static_cast<char*>(args.workspace.data);
-  p.num_parts = shape.num_sm_parts;
-  p.parts = base + layout.parts_offset;
-  p.split_begin = reinterpret_cast<const std::int32_t*>(base + layout.split_begin_offset);
-  p.partial_lse = reinterpret_cast<float*>(base + layout.partial_lse_offset);
-  p.partial_o = reinterpret_cast<float*>(base + layout.partial_o_offset);
-  return p;
-}
 #endif
 
 // Checks shared by both decode paths; returns the resolved shape.
@@ -180,19 +145,7 @@ void quantize_query(const TensorView& q, const Fp8Query& out, Stream stream) {
   api::check_fp8_query(check, out, shape, device);
   if (!device.is_cuda()) return ref::quantize_query(q, out);
 #if SNAPMLA_WITH_CUDA
-  kernels::QuantizeQueryParams p{};
-  p.batch = shape.batch;
-  p.s_q = shape.s_q;
-  p.h_q = shape.h_q;
-  p.q = q.ptr<const std::uint16_t>();
-  copy_strides(q, p.q_stride);
-  p.q_nope = out.q_nope.ptr<std::uint8_t>();
-  copy_strides(out.q_nope, p.q_nope_stride);
-  p.q_scale = out.q_scale.ptr<float>();
-  copy_strides(out.q_scale, p.q_scale_stride);
-  p.q_rope = out.q_rope.ptr<std::uint16_t>();
-  copy_strides(out.q_rope, p.q_rope_stride);
-  kernels::launch_quantize_query(p, stream);
+  kernels::launch_quantize_query(api::quantize_query_params(q, out), stream);
 #endif
 }
 
@@ -215,7 +168,7 @@ void append_kv(const TensorView& kv, const TensorView& slots, const Fp8Cache& ca
   p.kv = kv.ptr<const std::uint16_t>();
   p.kv_row_stride = kv.stride[0];
   p.slots = slots.ptr<const std::int32_t>();
-  p.cache = fp8_cache_params(cache);
+  p.cache = api::fp8_cache_params(cache);
   kernels::launch_append_kv(p, stream);
 #endif
 }
@@ -237,7 +190,7 @@ void fetch_dequant(const Fp8Cache& cache, const TensorView& slots, const TensorV
   kernels::FetchParams p{};
   p.num_tokens = static_cast<int>(slots.shape[0]);
   p.slots = slots.ptr<const std::int32_t>();
-  p.cache = fp8_cache_params(cache);
+  p.cache = api::fp8_cache_params(cache);
   p.out = out.ptr<std::uint16_t>();
   p.out_row_stride = out.stride[0];
   kernels::launch_fetch_dequant(p, stream);
@@ -282,14 +235,8 @@ void decode_fp8(const Fp8Query& q, const Fp8Cache& cache, const DecodeArgs& args
     return ref::decode_fp8(q, cache, resolved, options);
   }
 #if SNAPMLA_WITH_CUDA
-  kernels::DecodeParams p = decode_params(args, shape, options);
-  p.q_nope = q.q_nope.ptr<const std::uint8_t>();
-  copy_strides(q.q_nope, p.q_nope_stride);
-  p.q_scale = q.q_scale.ptr<const float>();
-  copy_strides(q.q_scale, p.q_scale_stride);
-  p.q_rope = q.q_rope.ptr<const std::uint16_t>();
-  copy_strides(q.q_rope, p.q_rope_stride);
-  p.fp8_cache = fp8_cache_params(cache);
+  kernels::DecodeParams p = api::decode_params(args, shape, options);
+  api::set_fp8_inputs(p, q, cache);
   kernels::launch_decode_fp8(p, options.stream);
   if (options.combine) kernels::launch_combine(p, options.stream);
 #endif
@@ -309,11 +256,8 @@ void decode_bf16(const TensorView& q, const Bf16Cache& cache, const DecodeArgs& 
     return ref::decode_bf16(q, cache, resolved, options);
   }
 #if SNAPMLA_WITH_CUDA
-  kernels::DecodeParams p = decode_params(args, shape, options);
-  p.q_bf16 = q.ptr<const std::uint16_t>();
-  copy_strides(q, p.q_bf16_stride);
-  p.kv_bf16 = cache.kv.ptr<const std::uint16_t>();
-  p.num_pages_bf16 = static_cast<int>(cache.kv.shape[0]);
+  kernels::DecodeParams p = api::decode_params(args, shape, options);
+  api::set_bf16_inputs(p, q, cache);
   kernels::launch_decode_bf16(p, options.stream);
   if (options.combine) kernels::launch_combine(p, options.stream);
 #endif
@@ -330,7 +274,7 @@ void combine_splits(const DecodeArgs& args, Stream stream) {
   resolved.shape = shape;
   if (!device.is_cuda()) return ref::combine_splits(resolved);
 #if SNAPMLA_WITH_CUDA
-  kernels::launch_combine(decode_params(resolved, shape, DecodeOptions{}), stream);
+  kernels::launch_combine(api::decode_params(resolved, shape, DecodeOptions{}), stream);
 #endif
 }
 

@@ -2,6 +2,7 @@
 // both compute the same bits. docs/numerics.md explains each rule.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "common/codecs.h"
@@ -46,5 +47,11 @@ SNAPMLA_HD PvScale pv_scale_from_max(float p_scaled_max) {
 
 inline constexpr float kLog2e = 1.4426950408889634f;
 inline constexpr float kLn2 = 0.6931471805599453f;
+
+// softmax_scale * log2(e), the factor that puts scores in log2 units; 0 means 1/sqrt(576).
+inline float softmax_scale_log2(float softmax_scale) {
+  const float scale = softmax_scale > 0.0f ? softmax_scale : 1.0f / std::sqrt(static_cast<float>(kDimQK));
+  return scale * kLog2e;
+}
 
 }  // namespace snapmla

@@ -120,12 +120,6 @@ void load_bf16_query(const void* q_ptr, int b, int row_begin, int row_end, const
     }
 }
 
-float resolve_scale_log2(const DecodeOptions& options) {
-  const float scale = options.softmax_scale > 0.0f ? options.softmax_scale
-                                                   : 1.0f / std::sqrt(static_cast<float>(kDimQK));
-  return scale * kLog2e;
-}
-
 void write_final(const DecodeArgs& args, int b, int i, int h, const float* o, float lse2) {
   auto* out = element<std::uint16_t>(args.out, b, i, h);
   for (int d = 0; d < kDimLatent; ++d) out[d] = bf16_from_float(o[d]);
@@ -140,7 +134,7 @@ void run_decode(const void* q, QueryLoader load_query, const void* cache, BlockL
   const std::vector<Segment> segments = segments_of(ws, lengths, shape.batch);
   const int rows = shape.s_q * shape.h_q;
   const int tasks_per_segment = (rows + kRowsPerTask - 1) / kRowsPerTask;
-  const float scale_log2 = resolve_scale_log2(options);
+  const float scale_log2 = softmax_scale_log2(options.softmax_scale);
 
   parallel_for(std::int64_t(segments.size()) * tasks_per_segment, 0, [&](std::int64_t task) {
     const Segment& seg = segments[task / tasks_per_segment];

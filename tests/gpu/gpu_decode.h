@@ -19,6 +19,30 @@
 
 namespace snapmla::testing {
 
+// One case of a decode grid, and its synthetic problem (realistic data, NaN in unused pages).
+struct DecodeCase {
+  std::string name;
+  int batch, s_q, h_q;
+  std::vector<int> lengths;
+  bool causal;
+  int parts;  // 0: the device default
+  bool truth = true;
+};
+
+inline ref::HostProblem make_problem(const DecodeCase& c, std::uint64_t seed) {
+  synth::ProblemOptions o;
+  o.batch = c.batch;
+  o.s_q = c.s_q;
+  o.h_q = c.h_q;
+  o.lengths = c.lengths;
+  o.causal = c.causal;
+  o.seed = seed;
+  o.poison_unused = true;
+  return synth::make_problem(o);
+}
+
+inline std::string path_name(Path p) { return p == Path::kFp8 ? "fp8" : "bf16"; }
+
 // Device copies of a problem, the FP8 planes, the workspace and the outputs.
 struct GpuDecode {
   ref::HostProblem problem;
@@ -81,6 +105,9 @@ struct GpuDecode {
             cuda_view(kv_scale, DType::kFloat32, {problem.num_pages, kPageSize}),
             cuda_view(kv_rope, DType::kBFloat16, {problem.num_pages, kPageSize, kDimRope})};
   }
+  Bf16Cache bf16_cache() const {
+    return {cuda_view(kv_bf16, DType::kBFloat16, {problem.num_pages, kPageSize, kDimQK})};
+  }
   TensorView q_view() const { return cuda_view(q, DType::kBFloat16, {problem.batch, problem.s_q, problem.h_q, kDimQK}); }
   TensorView lengths_view() const { return cuda_view(lengths, DType::kInt32, {problem.batch}); }
   TensorView slots_view() const { return cuda_view(slots, DType::kInt32, {std::int64_t(slots.size())}); }
@@ -106,8 +133,7 @@ struct GpuDecode {
     o.checked = checked;
     plan_decode(shape, lengths_view(), workspace_view(), stream);
     if (path == Path::kBf16) {
-      decode_bf16(q_view(), Bf16Cache{cuda_view(kv_bf16, DType::kBFloat16, {problem.num_pages, kPageSize, kDimQK})},
-                  args(), o);
+      decode_bf16(q_view(), bf16_cache(), args(), o);
       return;
     }
     quantize_query(q_view(), fp8_query(), stream);

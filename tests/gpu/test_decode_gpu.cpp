@@ -23,31 +23,11 @@ namespace {
 
 using testing::Path;
 
-struct Case {
-  std::string name;
-  int batch, s_q, h_q;
-  std::vector<int> lengths;
-  bool causal;
-  int parts;  // 0: the device default
-  bool truth = true;
-};
-
-std::string path_name(Path p) { return p == Path::kFp8 ? "fp8" : "bf16"; }
-
-ref::HostProblem make(const Case& c, std::uint64_t seed) {
-  synth::ProblemOptions o;
-  o.batch = c.batch;
-  o.s_q = c.s_q;
-  o.h_q = c.h_q;
-  o.lengths = c.lengths;
-  o.causal = c.causal;
-  o.seed = seed;
-  o.poison_unused = true;
-  return synth::make_problem(o);
-}
+using Case = testing::DecodeCase;
+using testing::path_name;
 
 void run_case(const Case& c, std::uint64_t seed) {
-  const ref::HostProblem problem = make(c, seed);
+  const ref::HostProblem problem = testing::make_problem(c, seed);
   const int parts = c.parts > 0 ? c.parts : default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
   ref::HostResult truth;
   if (c.truth) truth = ref::attention_truth(problem);
@@ -130,7 +110,7 @@ INSTANTIATE_TEST_SUITE_P(
 // last token), and nothing else.
 TEST(DecodeGpu, NanTokenReachesOnlyRowsThatSeeIt) {
   const Case c{"nan token", 2, 4, 16, {130, 64}, true, 0};
-  ref::HostProblem problem = make(c, 99);
+  ref::HostProblem problem = testing::make_problem(c, 99);
   // Last token of request 0: seen by query token 3 only.
   const int last = c.lengths[0] - 1;
   const int page = problem.block_table[0 * problem.max_pages + last / kPageSize];
