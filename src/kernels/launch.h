@@ -18,13 +18,12 @@ void launch_plan(const std::int32_t* lengths, int batch, int num_parts, void* pa
                  std::int32_t* split_begin, StreamHandle stream);
 
 // Split kernels: write single-split requests to out/lse, the others to the partial buffers.
-// launch_decode_fp8 runs the tensor-core kernel (src/kernels/sm90/decode_tc) where it serves
-// the shape and the SIMT kernel elsewhere (docs/perf.md lists the shapes); the SIMT kernel is
-// also callable on its own, for tests and benchmarks (SNAPMLA_DECODE_KERNEL=simt forces it).
+// launch_decode_fp8 / launch_decode_bf16 run the SIMT kernels, or with SNAPMLA_DECODE_KERNEL=tc
+// the tensor-core kernels (src/kernels/sm90/decode_tc) where they serve the shape
+// (kernels/common/variant.h says why they are opt-in). The SIMT kernels are also callable on
+// their own, for tests that compare variants.
 void launch_decode_fp8(const DecodeParams& params, StreamHandle stream);
 void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream);
-// launch_decode_bf16 likewise runs the BF16 tensor-core kernel where it serves the shape, the
-// BF16 SIMT kernel elsewhere (and under SNAPMLA_DECODE_KERNEL=simt).
 void launch_decode_bf16(const DecodeParams& params, StreamHandle stream);
 void launch_decode_bf16_simt(const DecodeParams& params, StreamHandle stream);
 // Merges partials of requests with more than one split into out/lse.

@@ -21,7 +21,7 @@
 //   scores differ from the emulation by fp32 rounding: measured out rel L2 4.5e-6 .. 2.1e-4 (the
 //   largest at h_q=3, 131137 tokens, in test_decode_gpu),
 //   lse max abs <= 9.5e-6 (tests/gpu/test_decode_tc_gpu.cpp), inside the same bounds.
-//   The BF16 instantiation of the tensor-core kernel (launch_decode_bf16_tc, the default BF16
+//   The BF16 instantiation of the tensor-core kernel (launch_decode_bf16_tc, opt-in with SNAPMLA_DECODE_KERNEL=tc
 //   path) likewise: measured on an H200 over the same 22-case grid, out rel L2 0 .. 9.0e-5
 //   (>= 99.90 % bit-identical), lse max abs <= 1.9e-5; against the BF16 SIMT kernel out rel L2
 //   <= 9.0e-5, lse <= 1.9e-5 (the same bounds are checked).

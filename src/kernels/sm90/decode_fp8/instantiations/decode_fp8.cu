@@ -1,5 +1,6 @@
-// The FP8 decode split kernels (SnapMLA arithmetic, docs/numerics.md): the tensor-core kernel
-// where it serves the shape, the SIMT kernel elsewhere.
+// The FP8 decode split kernels (SnapMLA arithmetic, docs/numerics.md): the SIMT kernel, or the
+// tensor-core kernel where it serves the shape when SNAPMLA_DECODE_KERNEL=tc
+// (kernels/common/variant.h).
 #include "kernels/sm90/decode_fp8/kernel.cuh"
 #include "kernels/common/variant.h"
 #include "kernels/sm90/decode_tc/kernel.h"
@@ -11,7 +12,7 @@ void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream) {
 }
 
 void launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
-  if (!simt_forced() && launch_decode_fp8_tc(params, stream)) return;
+  if (tensor_core_enabled() && launch_decode_fp8_tc(params, stream)) return;
   launch_decode_fp8_simt(params, stream);
 }
 
