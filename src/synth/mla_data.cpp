@@ -42,11 +42,7 @@ class Rng {
       return spare_;
     }
     double u, v, w;
-    do {
-      u = 2.0 * uniform() - 1.0;
-      v = 2.0 * uniform() - 1.0;
-      w = u * u + v * v;
-    } while (w >= 1.0 || w == 0.0);
+    point_in_unit_disc(u, v, w);
     const double f = std::sqrt(-2.0 * std::log(w) / w);
     spare_ = v * f;
     has_spare_ = true;
@@ -54,17 +50,23 @@ class Rng {
   }
   double student_t3() {  // Student-t, 3 degrees of freedom (Bailey's polar method)
     double u, v, w;
-    do {
-      u = 2.0 * uniform() - 1.0;
-      v = 2.0 * uniform() - 1.0;
-      w = u * u + v * v;
-    } while (w >= 1.0 || w == 0.0);
+    point_in_unit_disc(u, v, w);
     return u * std::sqrt(3.0 * (std::pow(w, -2.0 / 3.0) - 1.0) / w);
   }
   double lognormal(double sigma) { return std::exp(sigma * normal()); }
   std::mt19937_64& engine() { return engine_; }
 
  private:
+  // A uniform point (u, v) of the open unit disc without its centre, w = u^2 + v^2: the
+  // rejection step both polar methods share.
+  void point_in_unit_disc(double& u, double& v, double& w) {
+    do {
+      u = 2.0 * uniform() - 1.0;
+      v = 2.0 * uniform() - 1.0;
+      w = u * u + v * v;
+    } while (w >= 1.0 || w == 0.0);
+  }
+
   std::mt19937_64 engine_;
   double spare_ = 0.0;
   bool has_spare_ = false;
