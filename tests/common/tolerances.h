@@ -20,13 +20,22 @@
 //   The FP8 tensor-core kernel (src/kernels/sm90/decode_tc) sums the dot products inside the MMA, so its
 //   scores differ from the emulation by fp32 rounding: measured out rel L2 4.5e-6 .. 2.1e-4 (the
 //   largest at h_q=3, 131137 tokens, in test_decode_gpu),
-//   lse max abs <= 9.5e-6 (tests/gpu/test_decode_tc_gpu.cpp), inside the same bounds.
+//   lse max abs <= 9.5e-6 (tests/gpu/test_decode_kernels_gpu.cpp), inside the same bounds.
 //   The BF16 instantiation of the tensor-core kernel (launch_decode_bf16_tc, opt-in with SNAPMLA_DECODE_KERNEL=tc
 //   path) likewise: measured on an H200 over the same 22-case grid, out rel L2 0 .. 9.0e-5
 //   (>= 99.90 % bit-identical), lse max abs <= 1.9e-5; against the BF16 SIMT kernel out rel L2
 //   <= 9.0e-5, lse <= 1.9e-5 (the same bounds are checked).
 //   Bounds: out 2e-3 (15x the worst measured, the single-flip scale above, and still ~15x
 //   below the FP8 distance to the truth), lse 1e-4 (50x).
+//   The wgmma FP8 kernel (src/kernels/sm90/decode_wgmma): Hopper's FP8 tensor cores do not sum
+//   the 32 products of one e4m3 k-step in IEEE fp32 (they are aligned to the largest and
+//   truncated). The kernel adds each k-step's result into an fp32 accumulator (two-level
+//   accumulation), which took the LSE error from 1-2e-2 (one 16-step chain) to <= 1.1e-3, and
+//   out rel L2 <= 9.3e-4, over the 24-case grid of test_decode_kernels_gpu (H200). The score
+//   error is ~1e-4 relative, 100x below what e4m3 rounding of q and k already costs against
+//   the truth (lse errors of 0.1-0.6 above), and the kernel's distance to the truth equals the
+//   emulation's to within the slack below. Bound: lse 3e-3 (~3x the worst measured); out keeps
+//   the 2e-3 bound.
 // Against the float64 truth: the kernel must not be worse than its emulation (slack below;
 // measured difference 0 to printed precision); absolute bounds are loose sanity checks of the
 // scheme on realistic data. Measured: FP8 out rel L2 2.6e-2 .. 7.3e-2 and lse max abs up to
@@ -38,11 +47,12 @@ namespace snapmla::testing {
 
 inline constexpr double kGpuVsEmulationRelL2 = 2e-3;   // out, relative L2
 inline constexpr double kGpuVsEmulationLseAbs = 1e-4;  // lse, natural log units
+inline constexpr double kWgmmaVsEmulationLseAbs = 3e-3;  // lse of the wgmma FP8 kernel (above)
 inline constexpr double kFp8VsTruthRelL2 = 1.5e-1;     // loose: the scheme's own error
 inline constexpr double kBf16VsTruthRelL2 = 1e-2;
 inline constexpr double kBf16VsTruthLseAbs = 1e-3;
 // The kernel may be at most this much worse than the emulation against the truth
-// (relative L2 of out, and lse max abs).
+// (relative L2 of out, and lse max abs; the wgmma FP8 lse gets kWgmmaVsEmulationLseAbs).
 inline constexpr double kGpuVsTruthSlack = 1e-3;
 
 }  // namespace snapmla::testing

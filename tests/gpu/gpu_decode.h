@@ -13,6 +13,8 @@
 #include "common/codecs.h"
 #include "common/cpu_decode.h"
 #include "common/gpu_util.h"
+#include "common/tolerances.h"
+#include "kernels/common/variant.h"
 #include "sched/schedule.h"
 #include "snapmla/ops.h"
 #include "synth/mla_data.h"
@@ -42,6 +44,12 @@ inline ref::HostProblem make_problem(const DecodeCase& c, std::uint64_t seed) {
 }
 
 inline std::string path_name(Path p) { return p == Path::kFp8 ? "fp8" : "bf16"; }
+
+// The LSE bound against the emulation of the kernel the API picks for `path` (tolerances.h).
+inline double api_lse_bound(Path p) {
+  const bool wgmma = p == Path::kFp8 && kernels::decode_kernel_choice() == kernels::DecodeKernel::kWgmma;
+  return wgmma ? kWgmmaVsEmulationLseAbs : kGpuVsEmulationLseAbs;
+}
 
 // Device copies of a problem, the FP8 planes, the workspace and the outputs.
 struct GpuDecode {

@@ -14,6 +14,9 @@ import snapmla  # noqa: E402
 import mla_ref as ref  # noqa: E402
 
 GPU_VS_CPU = (5e-4, 1e-4)
+# The default FP8 kernel (wgmma) sums each e4m3 k-step of QK in the tensor core's own precision:
+# lse within 3e-3 of the emulation (tests/common/tolerances.h says why), out within 2e-3.
+FP8_GPU_VS_CPU = (2e-3, 3e-3)
 BF16_VS_TRUTH = (1e-2, 1e-3)
 FP8_VS_DEQUANT = (5e-2, 5e-3)
 FP8_VS_TRUTH_OUT = 1.5e-1
@@ -130,7 +133,7 @@ def test_flash_mla_fp8_with_kvcache(cuda, style, b, s_q, h_q, causal, lengths, c
                                                           cpu_planes[1], p.block_table, p.lengths, 512, cpu_meta,
                                                           cpu_splits, causal=causal)
     ref.compare(cpu_out, cpu_lse, want_out, want_lse, *FP8_VS_DEQUANT, what="cpu reference vs float64")
-    ref.compare(out, lse, cpu_out.float(), cpu_lse, *GPU_VS_CPU, what="gpu vs cpu reference")
+    ref.compare(out, lse, cpu_out.float(), cpu_lse, *FP8_GPU_VS_CPU, what="gpu vs cpu reference")
 
 
 def test_fp8_nan_token_poisons_only_rows_that_see_it(cuda):

@@ -1,11 +1,16 @@
-// Which decode kernel variant serves a call.
+// Which decode kernel family serves a call: SNAPMLA_DECODE_KERNEL = simt | tc | wgmma.
 //
-// Default: the SIMT kernels, which pass memcheck, racecheck and synccheck. The tensor-core
-// kernels (src/kernels/sm90/decode_tc, 3.5-7x faster) are opt-in with SNAPMLA_DECODE_KERNEL=tc:
-// they match the emulation in every test, but compute-sanitizer racecheck reports intermittent
-// WAR hazards between their PV ldmatrix reads and cp.async page loads that are not understood
-// yet (docs/perf.md, issue 4). With tc, a shape the tensor-core kernel does not serve still
-// falls back to SIMT.
+//   wgmma  the default. FP8: the warpgroup-MMA kernel (src/kernels/sm90/decode_wgmma); BF16:
+//          the mma.sync tensor-core kernel (the fastest BF16 kernel we have; its racecheck runs
+//          have been clean, the hazards below were reported for the FP8 instantiation).
+//   simt   the SIMT kernels (FP8 and BF16): the first, simplest kernels; memcheck, racecheck
+//          and synccheck clean.
+//   tc     the mma.sync tensor-core kernels (src/kernels/sm90/decode_tc, FP8 and BF16). They
+//          match the emulation in every test, but compute-sanitizer racecheck reports WAR
+//          hazards between their PV ldmatrix reads and cp.async page loads that are not
+//          understood yet (docs/perf.md), so they are opt-in.
+// Unset (or anything else): kDefaultDecodeKernel. A shape the chosen kernel does not serve falls
+// back to SIMT.
 #pragma once
 
 #include <cstdlib>
@@ -13,12 +18,20 @@
 
 namespace snapmla::kernels {
 
-inline bool tensor_core_enabled() {
-  static const bool enabled = [] {
+enum class DecodeKernel { kSimt, kTensorCore, kWgmma };
+
+inline constexpr DecodeKernel kDefaultDecodeKernel = DecodeKernel::kWgmma;
+
+inline DecodeKernel decode_kernel_choice() {
+  static const DecodeKernel choice = [] {
     const char* v = std::getenv("SNAPMLA_DECODE_KERNEL");
-    return v != nullptr && std::strcmp(v, "tc") == 0;
+    if (v == nullptr) return kDefaultDecodeKernel;
+    if (std::strcmp(v, "tc") == 0) return DecodeKernel::kTensorCore;
+    if (std::strcmp(v, "wgmma") == 0) return DecodeKernel::kWgmma;
+    if (std::strcmp(v, "simt") == 0) return DecodeKernel::kSimt;
+    return kDefaultDecodeKernel;
   }();
-  return enabled;
+  return choice;
 }
 
 }  // namespace snapmla::kernels

@@ -84,7 +84,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
     if (active && tokens_in_block(sm.max_visible, blk) > 0) {  // CTA-uniform but for `active`
       ScoreFragment<T> acc;
       compute_scores(sm, st, row_group, wsplit, acc);                                 // 2. QK
-      const BlockStep step = softmax_and_p(sm, st, blk, row_group, wsplit, acc, state);  // 3. softmax, P8
+      const BlockStep step = softmax_and_p<T>(sm, st, blk, row_group, wsplit, acc, state);  // 3. softmax, P8
       group_barrier(kFirstGroupBarrier + row_group, T::kGroupThreads);                // P8 of all splits
       accumulate_pv(sm, st, row_group, wsplit, step, o);                              // 4. PV
     }

@@ -1,9 +1,10 @@
 // The FP8 decode split kernels (SnapMLA arithmetic, docs/numerics.md): the SIMT kernel, or the
-// tensor-core kernel where it serves the shape when SNAPMLA_DECODE_KERNEL=tc
-// (kernels/common/variant.h).
+// mma.sync tensor-core or the wgmma kernel where it serves the shape (kernels/common/variant.h
+// says which one serves a call).
 #include "kernels/sm90/decode_fp8/kernel.cuh"
 #include "kernels/common/variant.h"
 #include "kernels/sm90/decode_tc/kernel.h"
+#include "kernels/sm90/decode_wgmma/kernel.h"
 
 namespace snapmla::kernels {
 
@@ -12,7 +13,16 @@ void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream) {
 }
 
 void launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
-  if (tensor_core_enabled() && launch_decode_fp8_tc(params, stream)) return;
+  switch (decode_kernel_choice()) {
+    case DecodeKernel::kWgmma:
+      if (launch_decode_fp8_wgmma(params, stream)) return;
+      break;
+    case DecodeKernel::kTensorCore:
+      if (launch_decode_fp8_tc(params, stream)) return;
+      break;
+    case DecodeKernel::kSimt:
+      break;
+  }
   launch_decode_fp8_simt(params, stream);
 }
 

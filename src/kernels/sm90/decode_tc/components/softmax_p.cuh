@@ -9,7 +9,8 @@
 // Masked tokens get P8 = 0 without touching their score. A row that sees no token of the block
 // keeps its state (alpha = 1, unmult = 0, P8 = 0). All splits compute the same row state.
 //
-// P8 is stored in the k order of the PV B operand (pv.cuh): within each group of 16 tokens,
+// P8 is stored in natural token order where T::kP8NaturalOrder (the wgmma kernel, whose V^T
+// needs no permutation), else in the k order of the mma.sync PV B operand (pv.cuh): within each group of 16 tokens,
 // token 8a + 2c + e (a, e in {0, 1}, c in 0..3) sits at byte 4c + 2a + e. The bf16 P of the BF16
 // kernel is stored in natural token order (2 bytes a token).
 #pragma once
@@ -56,9 +57,11 @@ __device__ __forceinline__ float quad_sum(float v) {
   return __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 2));
 }
 
-template <class T>
-__device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const Stage<T>& st, int block, int row_group,
-                                                   int split, const ScoreFragment<T>& acc, RowState& state) {
+// T: the tiling (rows, splits, tokens and n-tiles of a warp, P8 order); Smem / St: any shared
+// storage and page stage with the members used below (the wgmma kernel shares this step).
+template <class T, class Smem, class St>
+__device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int block, int row_group, int split,
+                                                   const ScoreFragment<T>& acc, RowState& state) {
   const int lane = threadIdx.x % kWarpThreads, g = lane / 4, t = lane % 4;
   const float inf = __int_as_float(0x7f800000);
   const int barrier = kFirstGroupBarrier + row_group;
@@ -157,7 +160,8 @@ __device__ __forceinline__ BlockStep softmax_and_p(SharedStorage<T>& sm, const S
       if constexpr (kFp8) {
         const float lo = tok < step.n[i] ? __fmul_rn(pv[i][nt][0], mult) : 0.0f;
         const float hi = tok + 1 < step.n[i] ? __fmul_rn(pv[i][nt][1], mult) : 0.0f;
-        *reinterpret_cast<std::uint16_t*>(&sm.p8[row[i]][p8_byte_of_token(tok)]) = e4m3x2_from_float(lo, hi);
+        const int byte = T::kP8NaturalOrder ? tok : p8_byte_of_token(tok);
+        *reinterpret_cast<std::uint16_t*>(&sm.p8[row[i]][byte]) = e4m3x2_from_float(lo, hi);
       } else {
         const float lo = tok < step.n[i] ? pv[i][nt][0] : 0.0f;
         const float hi = tok + 1 < step.n[i] ? pv[i][nt][1] : 0.0f;

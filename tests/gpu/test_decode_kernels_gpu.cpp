@@ -1,13 +1,13 @@
-// The tensor-core decode kernel (src/kernels/sm90/decode_tc), FP8 and BF16 instantiations,
-// launched directly (kernels::launch_decode_fp8_tc / launch_decode_bf16_tc) on the parameters
-// the API fills (api/kernel_params.h), against the CPU emulation (the public API on CPU views,
+// The fast decode kernels, launched directly on the parameters the API fills
+// (api/kernel_params.h): the mma.sync tensor-core kernel (src/kernels/sm90/decode_tc, FP8 and
+// BF16) and the wgmma FP8 kernel (src/kernels/sm90/decode_wgmma), each against the CPU emulation (the public API on CPU views,
 // same schedule), the SIMT kernel of the same path on the same inputs, and, loosely, the
 // float64 truth. Coverage: h_q in {3, 16, 32, 64, 128}, s_q 1, 2 (causal) and 4, lengths {0, 1,
 // 63, 64, 65, 4096} and mixed lengths with zeros, single-split and split-KV schedules, NaN in
 // unused pages, page tails and unwritten cache slots, garbage block-table entries past each
 // request's pages, outputs and partial buffers poisoned with NaN before the run. Plus: a NaN
 // token reaches only the rows that see it; the shapes the kernel does not serve are refused.
-// Speed is measured by `snapmla bench` (SNAPMLA_DECODE_KERNEL=simt times the SIMT kernels).
+// Speed is measured by `snapmla bench` (SNAPMLA_DECODE_KERNEL selects the kernel family).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +23,7 @@
 #include "gpu/gpu_decode.h"
 #include "kernels/launch.h"
 #include "kernels/sm90/decode_tc/kernel.h"
+#include "kernels/sm90/decode_wgmma/kernel.h"
 #include "reference/reference.h"
 #include "sched/schedule.h"
 
@@ -44,10 +45,16 @@ kernels::DecodeParams kernel_params(const testing::GpuDecode& g, Path path) {
   return p;
 }
 
-bool tc_supports(const kernels::DecodeParams& p, Path path) {
+// The kernel under test: mma.sync tensor cores (FP8 and BF16) or wgmma (FP8).
+enum class Kernel { kTc, kWgmma };
+std::string kernel_name(Kernel k) { return k == Kernel::kTc ? "tc" : "wgmma"; }
+
+bool tc_supports(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
+  if (k == Kernel::kWgmma) return path == Path::kFp8 && kernels::decode_fp8_wgmma_supports(p);
   return path == Path::kFp8 ? kernels::decode_fp8_tc_supports(p) : kernels::decode_bf16_tc_supports(p);
 }
-bool launch_tc(const kernels::DecodeParams& p, Path path) {
+bool launch_tc(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
+  if (k == Kernel::kWgmma) return path == Path::kFp8 && kernels::launch_decode_fp8_wgmma(p, nullptr);
   return path == Path::kFp8 ? kernels::launch_decode_fp8_tc(p, nullptr) : kernels::launch_decode_bf16_tc(p, nullptr);
 }
 void launch_simt(const kernels::DecodeParams& p, Path path) {
@@ -69,9 +76,10 @@ void poison_outputs(testing::GpuDecode& g) {
 }
 
 // Prepares the inputs through the public API (quantize_query, append_kv, plan, decode), then
-// runs the SIMT kernel and the TC kernel (+ combine each) on the same inputs and workspace.
-// Returns {tc, simt}.
-std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_tc_and_simt(testing::GpuDecode& g, Path path) {
+// runs the SIMT kernel and the kernel under test (+ combine each) on the same inputs and
+// workspace. Returns {kernel under test, simt}.
+std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_tc_and_simt(testing::GpuDecode& g, Path path,
+                                                                              Kernel k = Kernel::kTc) {
   g.step(path);
   poison_outputs(g);
   const kernels::DecodeParams p = kernel_params(g, path);
@@ -79,32 +87,36 @@ std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_tc_and_simt(te
   kernels::launch_combine(p, nullptr);
   const testing::CpuDecodeResult simt = g.result();
   poison_outputs(g);
-  EXPECT_TRUE(tc_supports(p, path));
-  EXPECT_TRUE(launch_tc(p, path));
+  EXPECT_TRUE(tc_supports(p, path, k));
+  EXPECT_TRUE(launch_tc(p, path, k));
   kernels::launch_combine(p, nullptr);
   return {g.result(), simt};
 }
 
-void run_case(const Case& c, Path path, std::uint64_t seed) {
-  SCOPED_TRACE(c.name + " " + path_name(path));
+void run_case(const Case& c, Path path, std::uint64_t seed, Kernel k = Kernel::kTc) {
+  SCOPED_TRACE(c.name + " " + path_name(path) + " " + kernel_name(k));
   const ref::HostProblem problem = testing::make_problem(c, seed);
   const int parts = c.parts > 0 ? c.parts : default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+  if (k == Kernel::kTc && c.causal && c.s_q > 1 && c.h_q % 16 != 0) {
+    GTEST_SKIP() << "the mma.sync kernel does not serve mixed visibility in a 16-row tile (see RefusesMixedVisibilityTilesAndMisalignment)";
+  }
   const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, path, parts);
   testing::GpuDecode g(problem, parts);
-  const auto [tc, simt] = run_tc_and_simt(g, path);
+  const auto [tc, simt] = run_tc_and_simt(g, path, k);
   const testing::Agreement a = testing::agreement(tc, cpu);
   const testing::Agreement s = testing::agreement(simt, cpu);
   const testing::Agreement ts = testing::agreement(tc, simt);
-  std::printf("%-4s %-30s parts %3d | TC vs emulation: rel_l2 %.2e max_abs %.2e lse %.2e identical %6.2f%% | "
+  std::printf("%-5s %-4s %-30s parts %3d | TC vs emulation: rel_l2 %.2e max_abs %.2e lse %.2e identical %6.2f%% | "
               "SIMT vs emulation: rel_l2 %.2e lse %.2e | TC vs SIMT: rel_l2 %.2e lse %.2e",
-              path_name(path).c_str(), c.name.c_str(), parts, a.rel_l2, a.max_abs, a.lse_max_abs,
+              kernel_name(k).c_str(), path_name(path).c_str(), c.name.c_str(), parts, a.rel_l2, a.max_abs, a.lse_max_abs,
               100.0 * a.identical, s.rel_l2, s.lse_max_abs, ts.rel_l2, ts.lse_max_abs);
   EXPECT_EQ(a.mismatched_specials, 0) << "NaN/Inf (or unwritten outputs) where the emulation has none";
+  const double lse_bound = k == Kernel::kWgmma ? testing::kWgmmaVsEmulationLseAbs : testing::kGpuVsEmulationLseAbs;
   EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2);
-  EXPECT_LE(a.lse_max_abs, testing::kGpuVsEmulationLseAbs);
+  EXPECT_LE(a.lse_max_abs, lse_bound);
   EXPECT_EQ(ts.mismatched_specials, 0);
   EXPECT_LE(ts.rel_l2, testing::kGpuVsEmulationRelL2);
-  EXPECT_LE(ts.lse_max_abs, testing::kGpuVsEmulationLseAbs);
+  EXPECT_LE(ts.lse_max_abs, lse_bound);
   if (c.truth) {
     const ref::HostResult truth = ref::attention_truth(problem);
     const ref::ErrorMetrics gt = ref::compare(tc.host(), truth);
@@ -138,6 +150,8 @@ std::vector<Case> grid() {
   }
   cases.push_back({"h3 sq1 mixed (padding rows)", 9, 1, 3, mixed_lengths(9, 300), false, 0});
   cases.push_back({"h3 sq4 non-causal", 3, 4, 3, {0, 70, 200}, false, 0});
+  cases.push_back({"h3 sq2 causal (mixed visibility)", 4, 2, 3, {0, 1, 64, 130}, true, 0});
+  cases.push_back({"h20 sq4 causal 3 parts", 4, 4, 20, {65, 129, 300, 2}, true, 3});
   cases.push_back({"h16 sq4 causal tiny", 5, 4, 16, {0, 1, 2, 3, 5}, true, 0});
   cases.push_back({"h64 sq4 causal", 3, 4, 64, {0, 70, 200}, true, 0});
   cases.push_back({"b128 h16 sq1 mixed", 128, 1, 16, mixed_lengths(128, 300), false, 0});
@@ -149,6 +163,7 @@ class DecodeTcGrid : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DecodeTcGrid, Fp8MatchesEmulationSimtAndTruth) { run_case(GetParam(), Path::kFp8, 4321); }
 TEST_P(DecodeTcGrid, Bf16MatchesEmulationSimtAndTruth) { run_case(GetParam(), Path::kBf16, 4321); }
+TEST_P(DecodeTcGrid, WgmmaFp8MatchesEmulationSimtAndTruth) { run_case(GetParam(), Path::kFp8, 4321, Kernel::kWgmma); }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DecodeTcGrid, ::testing::ValuesIn(grid()),
                          [](const auto& info) { return "case" + std::to_string(info.index); });
@@ -162,17 +177,19 @@ TEST(DecodeTcGpu, NanTokenReachesOnlyRowsThatSeeIt) {
   const int page = problem.block_table[0 * problem.max_pages + last / kPageSize];
   problem.cache[(std::size_t(page) * kPageSize + last % kPageSize) * kDimQK + 5] = std::nanf("");
   const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
-  for (Path path : {Path::kFp8, Path::kBf16}) {
+  for (const auto& [path, k] : {std::pair{Path::kFp8, Kernel::kTc}, std::pair{Path::kBf16, Kernel::kTc},
+                                std::pair{Path::kFp8, Kernel::kWgmma}}) {
+    const std::string what = path_name(path) + " " + kernel_name(k);
     const auto cpu = testing::cpu_decode(problem, path, parts);
     testing::GpuDecode g(problem, parts);
-    const auto [tc, simt] = run_tc_and_simt(g, path);
+    const auto [tc, simt] = run_tc_and_simt(g, path, k);
     const auto a = testing::agreement(tc, cpu);
-    EXPECT_EQ(a.mismatched_specials, 0) << path_name(path);
-    EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2) << path_name(path);
+    EXPECT_EQ(a.mismatched_specials, 0) << what;
+    EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2) << what;
     for (int i = 0; i < c.s_q; ++i)
       for (int h = 0; h < c.h_q; ++h) {
         const float lse = tc.lse[(0 * c.h_q + h) * c.s_q + i];
-        EXPECT_EQ(std::isnan(lse), i == 3) << path_name(path) << " i " << i << " h " << h;
+        EXPECT_EQ(std::isnan(lse), i == 3) << what << " i " << i << " h " << h;
       }
   }
 }
@@ -209,6 +226,25 @@ TEST(DecodeTcGpu, RefusesMixedVisibilityTilesAndMisalignment) {
     }
     EXPECT_FALSE(tc_supports(p, path));
   }
+}
+
+// The wgmma kernel serves mixed visibility (its V^T is masked per tile, P8 per row), but not
+// misaligned query, cache or output rows, nor the BF16 path.
+TEST(DecodeWgmmaGpu, ServesMixedVisibilityRefusesMisalignment) {
+  const Case c{"mixed", 2, 2, 3, {70, 10}, true, 0};
+  testing::GpuDecode g(testing::make_problem(c, 5), 4);
+  kernels::DecodeParams p = kernel_params(g, Path::kFp8);
+  EXPECT_TRUE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  p.q_nope_stride[2] = kDimLatent + 1;
+  EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  p = kernel_params(g, Path::kFp8);
+  p.fp8_cache.kv_rope = g.kv_rope.get() + 1;
+  EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  p = kernel_params(g, Path::kFp8);
+  p.out_stride[2] = kDimLatent + 1;
+  EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_FALSE(launch_tc(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_FALSE(tc_supports(kernel_params(g, Path::kBf16), Path::kBf16, Kernel::kWgmma));
 }
 
 }  // namespace

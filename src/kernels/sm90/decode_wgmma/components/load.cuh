@@ -1,0 +1,101 @@
+// Step 1: stage a cache page (cp.async, 16-byte chunks, into the SW128 tiles of config.h:
+// consecutive threads read consecutive global chunks, and the 8 chunks of a 128-byte row land
+// on 8 distinct bank groups), and, at the start of a segment, the tile's query rows and per-row
+// state. A page id outside the cache is never dereferenced: its stage is filled with NaN, so
+// the rows that see it come out NaN (as in the other decode kernels).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/params.h"
+#include "kernels/sm90/decode_fp8/components/load.cuh"
+#include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
+
+namespace snapmla::kernels::decode_wgmma {
+
+using decode::cp_async_16;
+using decode::cp_async_commit;
+using decode::cp_async_wait;
+
+inline constexpr int kContentChunksPerRow = kDimLatent / kChunkBytes;  // 32
+inline constexpr int kRopeChunksPerRow = 2 * kDimRope / kChunkBytes;   // 8
+
+__device__ __forceinline__ void fill_stage_nan(PageStage& st) {
+  auto* content = reinterpret_cast<std::uint32_t*>(st.content);
+  auto* rope = reinterpret_cast<std::uint32_t*>(st.rope);
+  for (int k = threadIdx.x; k < int(sizeof(st.content) / 4); k += kThreads) content[k] = decode::kNanWordE4m3;
+  for (int k = threadIdx.x; k < int(sizeof(st.rope) / 4); k += kThreads) rope[k] = decode::kNanWordBf16;
+  for (int k = threadIdx.x; k < kTokensPerBlock; k += kThreads) st.scale[k] = __uint_as_float(decode::kNanWordF32);
+}
+
+// Issues the copies of physical page `page` into `st` (the caller commits the group).
+__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, PageStage& st) {
+  if (page < 0 || page >= p.fp8_cache.num_pages) return fill_stage_nan(st);
+  const long long token0 = static_cast<long long>(page) * kTokensPerBlock;
+  const std::uint8_t* content = p.fp8_cache.kv_fp8 + token0 * kDimLatent;
+  for (int k = threadIdx.x; k < kTokensPerBlock * kContentChunksPerRow; k += kThreads) {
+    const int t = k / kContentChunksPerRow, c = k % kContentChunksPerRow;
+    cp_async_16(&st.content[sw128_offset(kTokensPerBlock, t, c * kChunkBytes)],
+                content + static_cast<long long>(k) * kChunkBytes);
+  }
+  const auto* rope = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_rope + token0 * kDimRope);
+  for (int k = threadIdx.x; k < kTokensPerBlock * kRopeChunksPerRow; k += kThreads) {
+    const int t = k / kRopeChunksPerRow, c = k % kRopeChunksPerRow;
+    cp_async_16(&st.rope[sw128_offset(kTokensPerBlock, t, c * kChunkBytes)],
+                rope + static_cast<long long>(k) * kChunkBytes);
+  }
+  constexpr int kScaleChunks = kTokensPerBlock * 4 / kChunkBytes;
+  const auto* scale = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_scale + token0);
+  for (int k = threadIdx.x; k < kScaleChunks; k += kThreads)
+    cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + k * kChunkBytes, scale + k * kChunkBytes);
+}
+
+// The tile's query rows (padding rows are zero) and per-row state of request b.
+__device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
+                                                SharedStorage& sm) {
+  const int rows = p.s_q * p.h_q;
+  constexpr int kRowChunks = kContentChunksPerRow + kRopeChunksPerRow;  // 40
+  for (int k = threadIdx.x; k < kRowsPerCta * kRowChunks; k += kThreads) {
+    const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (row < rows) {
+      const long long i = row / p.h_q, h = row % p.h_q;
+      if (c < kContentChunksPerRow) {
+        v = *reinterpret_cast<const uint4*>(p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] +
+                                            h * p.q_nope_stride[2] + c * kChunkBytes);
+      } else {
+        v = *reinterpret_cast<const uint4*>(p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] +
+                                            h * p.q_rope_stride[2] + (c - kContentChunksPerRow) * (kChunkBytes / 2));
+      }
+    }
+    std::uint8_t* dst = c < kContentChunksPerRow
+                            ? &sm.q_content[sw128_offset(kRowsPerCta, j, c * kChunkBytes)]
+                            : &sm.q_rope[sw128_offset(kRowsPerCta, j, (c - kContentChunksPerRow) * kChunkBytes)];
+    *reinterpret_cast<uint4*>(dst) = v;
+  }
+  if (threadIdx.x < kRowsPerCta) {
+    const int j = threadIdx.x, row = row0 + j;
+    float factor = 0.0f;
+    int visible = 0;
+    if (row < rows) {
+      const long long i = row / p.h_q, h = row % p.h_q;
+      factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
+                         p.scale_log2);
+      visible = max(visible_tokens(length, p.s_q, static_cast<int>(i), p.causal), 0);
+    }
+    sm.row_factor[j] = factor;
+    sm.visible[j] = visible;
+  }
+  if (threadIdx.x == 0) {
+    int max_visible = 0, min_visible = length;
+    for (int j = 0; j < kRowsPerCta && row0 + j < rows; ++j) {
+      const int v = max(visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal), 0);
+      max_visible = max(max_visible, v);
+      min_visible = min(min_visible, v);
+    }
+    sm.max_visible = max_visible;
+    sm.min_visible = min(min_visible, max_visible);
+  }
+}
+
+}  // namespace snapmla::kernels::decode_wgmma

@@ -1,0 +1,56 @@
+// Step 4: O = O * alpha + unmult * (P8 @ V) for the tile's 64 rows and the warpgroup's 256
+// dims, in four 64-dim chunks. A = P8 (e4m3, natural token order in shared memory) is read
+// once per block into the m64n32k32 A fragments with ldmatrix (rows 16 w + 0..15 per warp);
+// B = V^T (SW64, transpose_v.cuh). Each chunk's block product starts from zero and is folded
+// into O in fp32 as the emulation does (two-level accumulation: the tensor core sums 64 tokens,
+// O sums blocks with one rounding per multiply and add).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sm90/decode_tc/components/softmax_p.cuh"
+#include "kernels/sm90/decode_tc/components/warp_mma.cuh"
+#include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
+#include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
+
+namespace snapmla::kernels::decode_wgmma {
+
+using decode_tc::BlockStep;
+using decode_tc::kRowsPerThread;
+using OutputAcc = float[kPvChunks][kPvChunkRegs];  // o[c][4 j + 2 i + e]: row 16 w + g + 8 i, dim 64 c + 8 j + 2 t + e
+
+__device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, const BlockStep& step, OutputAcc& o) {
+  const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4;
+  std::uint32_t a[kPvKSteps][4];
+  const std::uint32_t a_base =
+      smem_u32(&sm.p8[16 * warp + decode_tc::lane_a_row(lane)][decode_tc::lane_a_byte(lane)]);
+#pragma unroll
+  for (int ks = 0; ks < kPvKSteps; ++ks) {
+    decode_tc::ldsm_x4(a_base + ks * 32, a[ks]);
+#pragma unroll
+    for (int r = 0; r < 4; ++r) cute::warpgroup_fence_operand(a[ks][r]);
+  }
+  const std::uint32_t vt = smem_u32(sm.vt) + wg * kPvDimsPerWarpgroup * kSw64RowBytes;
+#pragma unroll
+  for (int c = 0; c < kPvChunks; ++c) {
+    float part[kPvChunkRegs];
+#pragma unroll
+    for (int k = 0; k < kPvChunkRegs; ++k) part[k] = 0.0f;
+    fence_operands(part);
+    cute::warpgroup_arrive();
+#pragma unroll
+    for (int ks = 0; ks < kPvKSteps; ++ks)
+      pv_step(a[ks], sw64_desc(vt + c * kPvChunkDims * kSw64RowBytes + ks * 32), part, ks > 0);
+    cute::warpgroup_commit_batch();
+    cute::warpgroup_wait<0>();
+    fence_operands(part);
+#pragma unroll
+    for (int k = 0; k < kPvChunkRegs; ++k) {
+      const int i = (k / 2) % 2;
+      if (step.n[i] == 0) continue;  // the reference leaves the state untouched
+      o[c][k] = __fadd_rn(__fmul_rn(o[c][k], step.alpha[i]), __fmul_rn(step.unmult[i], part[k]));
+    }
+  }
+}
+
+}  // namespace snapmla::kernels::decode_wgmma

@@ -1,0 +1,82 @@
+// Step 2b: V^T for the PV wgmma. FP8 wgmma reads both operands K-major, so the B operand of PV
+// (k = tokens) must hold each dim's 64 tokens contiguously, while the page holds each token's
+// 512 dims contiguously. All 256 threads transpose the staged page into vt (SW64, config.h):
+// a thread takes 4 tokens x 16 dims (four 16-byte loads from the SW128 page), transposes the
+// 4 x 4 byte blocks with byte permutes, and stores 16 words of 4 tokens, one per dim.
+//
+// Tokens at or past n_hi (the most any row of the tile sees in this page) are written as zero:
+// P8 is zero there too, and the NaN poison of page tails must not reach the product (0 x NaN).
+// Tokens in [n_lo, n_hi) are seen by some rows only (causal s_q > 1): their e4m3 NaN codes are
+// written as zero, so a NaN token cannot reach, through 0 x NaN, a row that does not see it.
+// A row that sees it still comes out NaN: the token's content is also its key, so its score,
+// p and the row's sum l are NaN (the reference's semantics).
+//
+// e4m3 has no infinities; NaN is S.1111.111. Per byte of a word: (b & 0x7f) + 1 carries into
+// bit 7 exactly for NaN, and never into the next byte.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
+
+namespace snapmla::kernels::decode_wgmma {
+
+inline constexpr int kTokenQuads = kTokensPerBlock / 4;          // 16
+inline constexpr int kDimChunks = kDimLatent / kChunkBytes;      // 32
+inline constexpr int kTransposeUnits = kTokenQuads * kDimChunks; // 512 (4 tokens x 16 dims)
+static_assert(kTransposeUnits % kThreads == 0);
+
+__device__ __forceinline__ std::uint32_t zero_e4m3_nans(std::uint32_t w) {
+  const std::uint32_t nan_bits = ((w & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u;
+  return w & ~((nan_bits >> 7) * 0xffu);
+}
+
+// out[j] = byte j of each of w0..w3 (w_i = 4 dims of token i -> 4 tokens of dim j).
+__device__ __forceinline__ void transpose_4x4_bytes(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2,
+                                                    std::uint32_t w3, std::uint32_t (&out)[4]) {
+  const std::uint32_t lo01 = __byte_perm(w0, w1, 0x5140), hi01 = __byte_perm(w0, w1, 0x7362);
+  const std::uint32_t lo23 = __byte_perm(w2, w3, 0x5140), hi23 = __byte_perm(w2, w3, 0x7362);
+  out[0] = __byte_perm(lo01, lo23, 0x5410);
+  out[1] = __byte_perm(lo01, lo23, 0x7632);
+  out[2] = __byte_perm(hi01, hi23, 0x5410);
+  out[3] = __byte_perm(hi01, hi23, 0x7632);
+}
+
+__device__ __forceinline__ void transpose_v(const PageStage& st, int n_lo, int n_hi, SharedStorage& sm) {
+  const int lane = threadIdx.x % kWarpThreads, warp = threadIdx.x / kWarpThreads;
+  const int quad = lane % kTokenQuads, half = lane / kTokenQuads;
+  // Lanes of a store instruction cover 16 token quads x 2 dims 16 apart: at most 2-way conflicts.
+#pragma unroll
+  for (int u = 0; u < kTransposeUnits / kThreads; ++u) {
+    const int chunk = 4 * warp + 2 * u + half;  // dims 16 chunk .. 16 chunk + 15
+    uint4 rows[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int tok = 4 * quad + i;
+      rows[i] = tok < n_hi ? *reinterpret_cast<const uint4*>(&st.content[sw128_offset(kTokensPerBlock, tok, chunk * kChunkBytes)])
+                           : make_uint4(0, 0, 0, 0);
+      if (tok >= n_lo) {
+        rows[i].x = zero_e4m3_nans(rows[i].x);
+        rows[i].y = zero_e4m3_nans(rows[i].y);
+        rows[i].z = zero_e4m3_nans(rows[i].z);
+        rows[i].w = zero_e4m3_nans(rows[i].w);
+      }
+    }
+    const std::uint32_t w[4][4] = {{rows[0].x, rows[1].x, rows[2].x, rows[3].x},
+                                   {rows[0].y, rows[1].y, rows[2].y, rows[3].y},
+                                   {rows[0].z, rows[1].z, rows[2].z, rows[3].z},
+                                   {rows[0].w, rows[1].w, rows[2].w, rows[3].w}};
+#pragma unroll
+    for (int m = 0; m < 4; ++m) {
+      std::uint32_t out[4];
+      transpose_4x4_bytes(w[m][0], w[m][1], w[m][2], w[m][3], out);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int dim = chunk * kChunkBytes + 4 * m + j;
+        *reinterpret_cast<std::uint32_t*>(&sm.vt[sw64_offset(dim, 4 * quad)]) = out[j];
+      }
+    }
+  }
+}
+
+}  // namespace snapmla::kernels::decode_wgmma

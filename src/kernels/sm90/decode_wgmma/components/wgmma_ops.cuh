@@ -1,0 +1,80 @@
+// The warpgroup MMAs of the kernel, on CuTe's sm90 atoms (cute/arch/mma_sm90_gmma.hpp):
+//   qk_content  m64n32k32 e4m3 x e4m3 -> f32, A and B from shared memory (SS)
+//   qk_rope     m64n32k16 bf16 x bf16 -> f32, SS, both K-major
+//   pv          m64n64k32 e4m3 x e4m3 -> f32, A (P8) from registers, B (V^T) from shared (RS)
+// and the shared-memory matrix descriptors of the K-major swizzled tiles (config.h).
+//
+// Accumulator fragments (every m64nN wgmma): warp w of the warpgroup, lane (g = lane / 4,
+// t = lane % 4) holds d[4 j + 2 i + e] = row 16 w + g + 8 i, column 8 j + 2 t + e.
+#pragma once
+
+#include <cstdint>
+
+#include <cute/arch/mma_sm90_desc.hpp>
+#include <cute/arch/mma_sm90_gmma.hpp>
+
+#include "kernels/sm90/decode_wgmma/config.h"
+
+namespace snapmla::kernels::decode_wgmma {
+
+namespace gmma = cute::SM90::GMMA;
+
+// Descriptor of a K-major tile at shared address `addr` (1024-aligned tile, plus the offset of
+// the slab and k-step the MMA reads): start address and SBO in 16-byte units, LBO 1 (unused by
+// the swizzled K-major layouts), layout type 1 = SW128, 2 = SW64.
+__device__ __forceinline__ std::uint64_t kmajor_desc(std::uint32_t addr, int atom_bytes, int layout_type) {
+  cute::GmmaDescriptor d;
+  d.bitfield.start_address_ = static_cast<std::uint16_t>(addr >> 4);
+  d.bitfield.leading_byte_offset_ = 1;
+  d.bitfield.stride_byte_offset_ = static_cast<std::uint16_t>(atom_bytes >> 4);
+  d.bitfield.base_offset_ = 0;
+  d.bitfield.layout_type_ = static_cast<std::uint8_t>(layout_type);
+  return d.desc_;
+}
+__device__ __forceinline__ std::uint64_t sw128_desc(std::uint32_t addr) { return kmajor_desc(addr, kSw128AtomBytes, 1); }
+__device__ __forceinline__ std::uint64_t sw64_desc(std::uint32_t addr) { return kmajor_desc(addr, kSw64AtomBytes, 2); }
+
+__device__ __forceinline__ std::uint32_t smem_u32(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Generic-proxy shared-memory writes (st.shared, cp.async) made visible to wgmma (async proxy).
+__device__ __forceinline__ void fence_view_async_shared() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void fence_operands(float (&d)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) cute::warpgroup_fence_operand(d[i]);
+}
+
+__device__ __forceinline__ gmma::ScaleOut scale_out(bool accumulate) {
+  return accumulate ? gmma::ScaleOut::One : gmma::ScaleOut::Zero;
+}
+
+// S[16 values] (+)= Q(desc a) x K(desc b)^T, one e4m3 k-step of 32; accumulate = false starts
+// from zero.
+__device__ __forceinline__ void qk_content(std::uint64_t a, std::uint64_t b, float (&d)[16], bool accumulate) {
+  gmma::MMA_64x32x32_F32E4M3E4M3_SS_TN<>::fma(a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9],
+                                               d[10], d[11], d[12], d[13], d[14], d[15], scale_out(accumulate));
+}
+
+// S[16 values] (+)= Q_rope(desc a) x K_rope(desc b)^T, one bf16 k-step of 16.
+__device__ __forceinline__ void qk_rope(std::uint64_t a, std::uint64_t b, float (&d)[16], bool accumulate) {
+  gmma::MMA_64x32x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>::fma(
+      a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15],
+      scale_out(accumulate));
+}
+
+// C[32 values] (+)= P8(a, registers) x V^T(desc b), one k-step of 32 tokens; accumulate = false
+// starts from zero.
+__device__ __forceinline__ void pv_step(const std::uint32_t (&a)[4], std::uint64_t b, float (&d)[32],
+                                        bool accumulate) {
+  gmma::MMA_64x64x32_F32E4M3E4M3_RS_TN<>::fma(
+      a[0], a[1], a[2], a[3], b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
+      d[13], d[14], d[15], d[16], d[17], d[18], d[19], d[20], d[21], d[22], d[23], d[24], d[25], d[26], d[27], d[28],
+      d[29], d[30], d[31], scale_out(accumulate));
+}
+
+}  // namespace snapmla::kernels::decode_wgmma

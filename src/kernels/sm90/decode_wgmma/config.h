@@ -1,0 +1,76 @@
+// Tiling and shared-memory layouts of the wgmma FP8 decode kernel (kernel.cuh).
+//
+// One CTA = one schedule part x one tile of 64 query rows (row = i_q * h_q + h), 256 threads =
+// two warpgroups. Warpgroup s, warp w (0..3 in the group), lane (g, t):
+//   QK  S[64 rows, tokens 32 s .. 32 s + 31] = wgmma m64n32k32 e4m3 (content, 16 k-steps)
+//                                            + wgmma m64n32k16 bf16 (RoPE, 4 k-steps)
+//       the thread holds rows 16 w + g, 16 w + g + 8, tokens 32 s + 8 j + 2 t + {0, 1}
+//   PV  O[64 rows, dims 256 s .. 256 s + 255] += P8 (registers, ldmatrix) x V^T (shared)
+//       in four 64-dim chunks of wgmma m64n64k32 e4m3 (2 k-steps of 32 tokens each)
+// so "row group" = warp in the warpgroup and "split" = warpgroup, the geometry of the
+// tensor-core kernel's wide tiling (decode_tc), whose softmax step this kernel shares.
+//
+// Shared-memory operands are in the canonical K-major layouts of wgmma:
+//   SW128  rows of 128 bytes, 8-row atoms of 1024 bytes, 16-byte chunk c of row r stored at
+//          chunk c ^ (r % 8); a tile of R rows x 512 bytes is four 128-byte column blocks of
+//          R x 128 bytes (Q content, K content, Q RoPE and K RoPE (one block each)).
+//   SW64   rows of 64 bytes, 8-row atoms of 512 bytes, chunk c of row r at c ^ ((r / 2) % 4)
+//          (V^T: 512 dims x 64 tokens).
+// The swizzle is applied by the hardware to address bits, so every tile starts 1024-aligned.
+#pragma once
+
+#include <cstdint>
+
+#include "common/host_device.h"
+#include "kernels/sm90/decode_fp8/config.h"
+#include "snapmla/cache.h"
+
+namespace snapmla::kernels::decode_wgmma {
+
+using decode::kChunkBytes;
+using decode::kTokensPerBlock;
+using decode::visible_tokens;
+
+inline constexpr int kRowsPerCta = 64;              // one wgmma M
+inline constexpr int kWarpgroups = 2;
+inline constexpr int kWarpgroupThreads = 128;
+inline constexpr int kThreads = kWarpgroups * kWarpgroupThreads;  // 256
+inline constexpr int kWarpThreads = 32;
+inline constexpr int kStages = 3;                   // cache pages staged: two loads in flight while one is used
+
+// QK: each warpgroup scores 32 of the page's 64 tokens.
+inline constexpr int kQkTokensPerWarpgroup = kTokensPerBlock / kWarpgroups;  // 32 = wgmma N
+inline constexpr int kContentKStepBytes = 32;       // e4m3 k-step: 32 values
+inline constexpr int kRopeKStepBytes = 32;          // bf16 k-step: 16 values
+inline constexpr int kContentKSteps = kDimLatent / kContentKStepBytes;       // 16
+inline constexpr int kRopeKSteps = 2 * kDimRope / kRopeKStepBytes;           // 4
+// PV: each warpgroup owns 256 output dims, computed in chunks of 64 (wgmma N) so that one
+// chunk's block product (P8 x V, fp32) fits beside O before it is folded in.
+inline constexpr int kPvDimsPerWarpgroup = kDimLatent / kWarpgroups;          // 256
+inline constexpr int kPvChunkDims = 64;
+inline constexpr int kPvChunks = kPvDimsPerWarpgroup / kPvChunkDims;          // 4
+inline constexpr int kPvKSteps = kTokensPerBlock / 32;                        // 2
+inline constexpr int kPvChunkRegs = kPvChunkDims * kRowsPerCta / kWarpgroupThreads;  // 32
+
+// Layout sizes.
+inline constexpr int kSw128RowBytes = 128;
+inline constexpr int kSw128AtomBytes = 8 * kSw128RowBytes;   // 1024: the SBO of SW128 tiles
+inline constexpr int kSw64RowBytes = 64;
+inline constexpr int kSw64AtomBytes = 8 * kSw64RowBytes;     // 512: the SBO of SW64 tiles
+inline constexpr int kContentBlocks = kDimLatent / kSw128RowBytes;  // 4 column blocks of 128 B
+
+// Byte offset of (row r, byte k) in an SW128 K-major tile of `rows` rows (k < 512).
+SNAPMLA_HD constexpr int sw128_offset(int rows, int r, int k) {
+  return (k / kSw128RowBytes) * rows * kSw128RowBytes + r * kSw128RowBytes +
+         ((((k % kSw128RowBytes) / kChunkBytes) ^ (r % 8)) * kChunkBytes) + k % kChunkBytes;
+}
+// Byte offset of (row n, byte k) in an SW64 K-major tile (k < 64).
+SNAPMLA_HD constexpr int sw64_offset(int n, int k) {
+  return n * kSw64RowBytes + ((((k / kChunkBytes) ^ ((n / 2) % 4))) * kChunkBytes) + k % kChunkBytes;
+}
+
+static_assert(kRowsPerCta == 4 * 16, "a warpgroup's wgmma M is 4 warps x 16 rows");
+static_assert(kContentBlocks * kSw128RowBytes == kDimLatent && 2 * kDimRope == kSw128RowBytes);
+static_assert(kPvChunks * kPvChunkDims == kPvDimsPerWarpgroup);
+
+}  // namespace snapmla::kernels::decode_wgmma

@@ -1,0 +1,156 @@
+// The wgmma FP8 split-KV decode kernel (SnapMLA arithmetic, docs/numerics.md): FP8 wgmma for
+// the content QK^T and for PV, BF16 wgmma for the RoPE slice into the same accumulator, V
+// transposed in shared memory for the K-major FP8 B operand.
+//
+// Grid: (schedule part, tile of 64 query rows); 256 threads = 2 warpgroups (config.h). Each CTA
+// reads its PartRange from the workspace and walks its segments exactly as the other decode
+// kernels (and the CPU reference) do. Per 64-token block (one page):
+//   1. load       cp.async page blk + 2 into the free stage of 3, wait for page blk (load.cuh)
+//   2. V^T        all threads transpose the page's content into vt          (transpose_v.cuh)
+//      QK         each warpgroup: 64 rows x 32 tokens, e4m3 + bf16 wgmma    (qk.cuh)
+//   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange row
+//                 max / sum per warp pair (decode_tc/components/softmax_p.cuh)
+//   4. PV         each warpgroup: 64 rows x 256 dims, P8 from registers      (pv.cuh)
+//   5. epilogue   out/lse or partial_o/partial_lse                          (epilogue.cuh)
+// O lives in registers (128 fp32 a thread). One CTA per SM (~207 KB of shared memory).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "kernels/common/cuda_utils.cuh"
+#include "kernels/sm90/decode_wgmma/components/epilogue.cuh"
+#include "kernels/sm90/decode_wgmma/components/load.cuh"
+#include "kernels/sm90/decode_wgmma/components/pv.cuh"
+#include "kernels/sm90/decode_wgmma/components/qk.cuh"
+#include "kernels/sm90/decode_wgmma/components/transpose_v.cuh"
+#include "kernels/sm90/decode_wgmma/kernel.h"
+#include "sched/schedule.h"
+
+namespace snapmla::kernels::decode_wgmma {
+
+// The geometry decode_tc's softmax step expects (its Tiling): 4 row groups of 16 rows (the
+// warps of a warpgroup), 2 splits of 32 tokens (the warpgroups), P8 in natural token order.
+struct SoftmaxTiling {
+  struct Fmt {
+    static constexpr bool kFp8 = true;
+  };
+  static constexpr int kRowsPerCta = decode_wgmma::kRowsPerCta;
+  static constexpr int kSplits = kWarpgroups;
+  static constexpr int kGroupThreads = kSplits * kWarpThreads;
+  static constexpr int kQkTokensPerWarp = kQkTokensPerWarpgroup;
+  static constexpr int kQkNTiles = decode_wgmma::kQkNTiles;
+  static constexpr bool kP8NaturalOrder = true;
+};
+
+// `ring`: the stage of the segment's first page; it runs on across the segments of a part.
+__device__ __forceinline__ void process_segment(const DecodeParams& p, SharedStorage& sm, int b, int block_begin,
+                                                int block_end, int split, int& ring) {
+  const int row0 = blockIdx.y * kRowsPerCta;
+  const int wg = threadIdx.x / kWarpgroupThreads, warp = (threadIdx.x / kWarpThreads) % 4;
+  const int length = p.lengths[b];
+  const std::int32_t* table = p.block_table + b * p.block_table_stride;
+
+  // Prologue: the first kStages - 1 pages, one cp.async group each (empty groups past the end
+  // keep the count of groups per block constant).
+#pragma unroll
+  for (int k = 0; k < kStages - 1; ++k) {
+    if (block_begin + k < block_end) issue_page_load(p, table[block_begin + k], sm.stage[(ring + k) % kStages]);
+    cp_async_commit();
+  }
+  load_query_tile(p, b, row0, length, sm);
+  fence_view_async_shared();  // q tiles: generic writes, wgmma reads
+  __syncthreads();
+
+  const float inf = __int_as_float(0x7f800000);
+  decode_tc::RowState state;
+#pragma unroll
+  for (int i = 0; i < kRowsPerThread; ++i) { state.m[i] = -inf; state.l[i] = 0.0f; }
+  OutputAcc o;
+#pragma unroll
+  for (int c = 0; c < kPvChunks; ++c)
+#pragma unroll
+    for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = 0.0f;
+
+  for (int blk = block_begin; blk < block_end; ++blk) {
+    const int s = (ring + blk - block_begin) % kStages;
+    // Page blk + kStages - 1 goes to the stage block blk - 1 used (freed by its last barrier).
+    if (blk + kStages - 1 < block_end)
+      issue_page_load(p, table[blk + kStages - 1], sm.stage[(s + kStages - 1) % kStages]);
+    cp_async_commit();
+    cp_async_wait<kStages - 1>();  // page blk has landed (this thread's copies)
+    fence_view_async_shared();  // the page: cp.async writes, wgmma reads
+    __syncthreads();
+    const PageStage& st = sm.stage[s];
+    const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk);  // CTA-uniform
+    if (n_hi > 0) {
+      transpose_v(st, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi, sm);             // 2. V^T
+      ScoreAcc acc;
+      compute_scores(sm, st, wg, acc);                                                          // 2. QK
+      const BlockStep step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);  // 3.
+      fence_view_async_shared();  // vt: generic writes, wgmma reads
+      __syncthreads();            // vt and the P8 of both warpgroups complete
+      accumulate_pv(sm, wg, step, o);                                                           // 4. PV
+    }
+    __syncthreads();  // the stage, vt and p8 are reused by the next blocks
+  }
+  cp_async_wait<0>();
+  ring = (ring + block_end - block_begin) % kStages;
+
+  const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
+  write_segment(p, b, row0, wg, split, single, state, o);  // 5. epilogue
+  __syncthreads();  // q and the row state are reset by the next segment
+}
+
+__global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
+  const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
+  auto& sm = *reinterpret_cast<SharedStorage*>(smem_raw + pad);
+  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
+  int ring = 0;
+  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
+    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
+    const int begin = r == part.begin_req ? part.begin_block : 0;
+    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
+    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), ring);
+  }
+}
+
+inline bool supports(const DecodeParams& p) {
+  const auto aligned = [](const void* ptr, std::uintptr_t n) { return reinterpret_cast<std::uintptr_t>(ptr) % n == 0; };
+  if (!aligned(p.fp8_cache.kv_fp8, kChunkBytes) || !aligned(p.fp8_cache.kv_rope, kChunkBytes) ||
+      !aligned(p.fp8_cache.kv_scale, kChunkBytes))
+    return false;
+  // q_nope rows: 16-byte loads (1-byte elements); q_rope rows: 16-byte loads (2-byte elements).
+  if (!aligned(p.q_nope, kChunkBytes) || !aligned(p.q_rope, kChunkBytes)) return false;
+  for (int k = 0; k < 3; ++k)
+    if (p.q_nope_stride[k] % kChunkBytes != 0 || p.q_rope_stride[k] % (kChunkBytes / 2) != 0) return false;
+  // out: 2 bf16 (4 bytes) per store.
+  if (!aligned(p.out, 4)) return false;
+  for (int k = 0; k < 3; ++k)
+    if (p.out_stride[k] % 2 != 0) return false;
+  return true;
+}
+
+inline bool launch(const DecodeParams& params, StreamHandle stream) {
+  const char* name = "decode_fp8_wgmma kernel launch";
+  if (!supports(params)) return false;
+  const int rows = params.s_q * params.h_q;
+  if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), name);
+  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
+  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
+  if (bit == 0 || !(configured.load() & bit)) {
+    cuda_check(cudaFuncSetAttribute(decode_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes),
+               name);
+    configured.fetch_or(bit);
+  }
+  const dim3 grid(params.num_parts, ceil_div(rows, kRowsPerCta));
+  decode_wgmma_kernel<<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
+  check_launch(name);
+  return true;
+}
+
+}  // namespace snapmla::kernels::decode_wgmma
