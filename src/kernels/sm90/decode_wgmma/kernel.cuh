@@ -6,8 +6,8 @@
 // reads its PartRange from the workspace and walks its segments exactly as the other decode
 // kernels (and the CPU reference) do. Per 64-token block (one page):
 //   1. load       cp.async page blk + 2 into the free stage of 3, wait for page blk (load.cuh)
-//   2. V^T        all threads transpose the page's content into vt          (transpose_v.cuh)
-//      QK         each warpgroup: 64 rows x 32 tokens, e4m3 + bf16 wgmma    (qk.cuh)
+//   2. QK         each warpgroup: 64 rows x 32 tokens, e4m3 + bf16 wgmma    (qk.cuh)
+//      V^T        meanwhile, all threads transpose the page's content into vt (transpose_v.cuh)
 //   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange row
 //                 max / sum per warp pair (decode_tc/components/softmax_p.cuh)
 //   4. PV         each warpgroup: 64 rows x 256 dims, P8 from registers      (pv.cuh)
@@ -45,7 +45,7 @@ struct SoftmaxTiling {
 
 // `ring`: the stage of the segment's first page; it runs on across the segments of a part.
 __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedStorage& sm, int b, int block_begin,
-                                                int block_end, int split, int& ring) {
+                                                int block_end, int split, const PageLoadOffsets& off, int& ring) {
   const int row0 = blockIdx.y * kRowsPerCta;
   const int wg = threadIdx.x / kWarpgroupThreads, warp = (threadIdx.x / kWarpThreads) % 4;
   const int length = p.lengths[b];
@@ -55,7 +55,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
   // keep the count of groups per block constant).
 #pragma unroll
   for (int k = 0; k < kStages - 1; ++k) {
-    if (block_begin + k < block_end) issue_page_load(p, table[block_begin + k], sm.stage[(ring + k) % kStages]);
+    if (block_begin + k < block_end) issue_page_load(p, table[block_begin + k], sm.stage[(ring + k) % kStages], off);
     cp_async_commit();
   }
   load_query_tile(p, b, row0, length, sm);
@@ -76,7 +76,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
     const int s = (ring + blk - block_begin) % kStages;
     // Page blk + kStages - 1 goes to the stage block blk - 1 used (freed by its last barrier).
     if (blk + kStages - 1 < block_end)
-      issue_page_load(p, table[blk + kStages - 1], sm.stage[(s + kStages - 1) % kStages]);
+      issue_page_load(p, table[blk + kStages - 1], sm.stage[(s + kStages - 1) % kStages], off);
     cp_async_commit();
     cp_async_wait<kStages - 1>();  // page blk has landed (this thread's copies)
     fence_view_async_shared();  // the page: cp.async writes, wgmma reads
@@ -84,9 +84,12 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
     const PageStage& st = sm.stage[s];
     const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk);  // CTA-uniform
     if (n_hi > 0) {
-      transpose_v(st, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi, sm);             // 2. V^T
+      // 2. QK, with the V^T pieces run between its tensor-core groups
+      VTransposer vt{st, sm, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi};
       ScoreAcc acc;
-      compute_scores(sm, st, wg, acc);                                                          // 2. QK
+      compute_scores(sm, st, wg, acc, [&](int grp) {
+        if (grp < kTransposePieces) vt.piece(grp);
+      });
       const BlockStep step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);  // 3.
       fence_view_async_shared();  // vt: generic writes, wgmma reads
       __syncthreads();            // vt and the P8 of both warpgroups complete
@@ -108,12 +111,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeP
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<SharedStorage*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
+  const PageLoadOffsets off = page_load_offsets();
   int ring = 0;
   for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
     if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
     const int begin = r == part.begin_req ? part.begin_block : 0;
     const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), ring);
+    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), off, ring);
   }
 }
 

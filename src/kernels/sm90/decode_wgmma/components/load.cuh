@@ -28,26 +28,43 @@ __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
   for (int k = threadIdx.x; k < kTokensPerBlock; k += kThreads) st.scale[k] = __uint_as_float(decode::kNanWordF32);
 }
 
+// Thread tid copies chunks k = tid + 256 i of the page: for the content (32 chunks a token) that
+// is token tid / 32 + 8 i, chunk tid % 32, so its row % 8 and hence its swizzled column are the
+// same for every i: one shared offset, stepped by 8 rows (1024 bytes) per i. Likewise for RoPE
+// (8 chunks a token: token tid / 8 + 32 i, stepped by 4096 bytes). Computed once per CTA.
+struct PageLoadOffsets {
+  int content;  // smem byte offset of the thread's first content chunk
+  int rope;     // and of its first RoPE chunk
+};
+inline constexpr int kContentChunksPerThread = kTokensPerBlock * kContentChunksPerRow / kThreads;  // 8
+inline constexpr int kRopeChunksPerThread = kTokensPerBlock * kRopeChunksPerRow / kThreads;        // 2
+inline constexpr int kScaleChunks = kTokensPerBlock * 4 / kChunkBytes;                            // 16
+static_assert(kThreads % kContentChunksPerRow == 0 && kThreads % kRopeChunksPerRow == 0);
+
+__device__ __forceinline__ PageLoadOffsets page_load_offsets() {
+  const int tid = threadIdx.x;
+  return {sw128_offset(kTokensPerBlock, tid / kContentChunksPerRow, (tid % kContentChunksPerRow) * kChunkBytes),
+          sw128_offset(kTokensPerBlock, tid / kRopeChunksPerRow, (tid % kRopeChunksPerRow) * kChunkBytes)};
+}
+
 // Issues the copies of physical page `page` into `st` (the caller commits the group).
-__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, PageStage& st) {
+__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, PageStage& st,
+                                                const PageLoadOffsets& off) {
   if (page < 0 || page >= p.fp8_cache.num_pages) return fill_stage_nan(st);
   const long long token0 = static_cast<long long>(page) * kTokensPerBlock;
-  const std::uint8_t* content = p.fp8_cache.kv_fp8 + token0 * kDimLatent;
-  for (int k = threadIdx.x; k < kTokensPerBlock * kContentChunksPerRow; k += kThreads) {
-    const int t = k / kContentChunksPerRow, c = k % kContentChunksPerRow;
-    cp_async_16(&st.content[sw128_offset(kTokensPerBlock, t, c * kChunkBytes)],
-                content + static_cast<long long>(k) * kChunkBytes);
-  }
-  const auto* rope = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_rope + token0 * kDimRope);
-  for (int k = threadIdx.x; k < kTokensPerBlock * kRopeChunksPerRow; k += kThreads) {
-    const int t = k / kRopeChunksPerRow, c = k % kRopeChunksPerRow;
-    cp_async_16(&st.rope[sw128_offset(kTokensPerBlock, t, c * kChunkBytes)],
-                rope + static_cast<long long>(k) * kChunkBytes);
-  }
-  constexpr int kScaleChunks = kTokensPerBlock * 4 / kChunkBytes;
+  const std::uint8_t* content = p.fp8_cache.kv_fp8 + token0 * kDimLatent + threadIdx.x * kChunkBytes;
+#pragma unroll
+  for (int i = 0; i < kContentChunksPerThread; ++i)
+    cp_async_16(&st.content[off.content + i * (kThreads / kContentChunksPerRow) * kSw128RowBytes],
+                content + i * kThreads * kChunkBytes);
+  const auto* rope =
+      reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_rope + token0 * kDimRope) + threadIdx.x * kChunkBytes;
+#pragma unroll
+  for (int i = 0; i < kRopeChunksPerThread; ++i)
+    cp_async_16(&st.rope[off.rope + i * (kThreads / kRopeChunksPerRow) * kSw128RowBytes], rope + i * kThreads * kChunkBytes);
   const auto* scale = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_scale + token0);
-  for (int k = threadIdx.x; k < kScaleChunks; k += kThreads)
-    cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + k * kChunkBytes, scale + k * kChunkBytes);
+  if (threadIdx.x < kScaleChunks)
+    cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + threadIdx.x * kChunkBytes, scale + threadIdx.x * kChunkBytes);
 }
 
 // The tile's query rows (padding rows are zero) and per-row state of request b.

@@ -31,24 +31,43 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, c
     for (int r = 0; r < 4; ++r) cute::warpgroup_fence_operand(a[ks][r]);
   }
   const std::uint32_t vt = smem_u32(sm.vt) + wg * kPvDimsPerWarpgroup * kSw64RowBytes;
-#pragma unroll
-  for (int c = 0; c < kPvChunks; ++c) {
-    float part[kPvChunkRegs];
-#pragma unroll
-    for (int k = 0; k < kPvChunkRegs; ++k) part[k] = 0.0f;
-    fence_operands(part);
+  // Chunk c + 1 runs on the tensor cores while chunk c is folded into O.
+  float part[2][kPvChunkRegs];
+  const auto issue = [&](int c) {
+    float(&d)[kPvChunkRegs] = part[c % 2];
+    fence_operands(d);
     cute::warpgroup_arrive();
 #pragma unroll
     for (int ks = 0; ks < kPvKSteps; ++ks)
-      pv_step(a[ks], sw64_desc(vt + c * kPvChunkDims * kSw64RowBytes + ks * 32), part, ks > 0);
+      pv_step(a[ks], sw64_desc(vt + c * kPvChunkDims * kSw64RowBytes + ks * 32), d, ks > 0);
     cute::warpgroup_commit_batch();
-    cute::warpgroup_wait<0>();
-    fence_operands(part);
+  };
+  // A row that sees nothing of the block has alpha = 1 and unmult = 0, and its block product is
+  // finite (P8 = 0, V^T has no NaN where some row does not look), so the fold leaves it as it is,
+  // as the reference does. O * 1 is O exactly: when no row of the warp rescales, skip it.
+  const bool rescale = __any_sync(0xffffffffu, step.alpha[0] != 1.0f || step.alpha[1] != 1.0f);
 #pragma unroll
-    for (int k = 0; k < kPvChunkRegs; ++k) {
-      const int i = (k / 2) % 2;
-      if (step.n[i] == 0) continue;  // the reference leaves the state untouched
-      o[c][k] = __fadd_rn(__fmul_rn(o[c][k], step.alpha[i]), __fmul_rn(step.unmult[i], part[k]));
+  for (int k = 0; k < kPvChunkRegs; ++k) { part[0][k] = 0.0f; part[1][k] = 0.0f; }
+  issue(0);
+#pragma unroll
+  for (int c = 0; c < kPvChunks; ++c) {
+    if (c + 1 < kPvChunks) {
+      issue(c + 1);
+      cute::warpgroup_wait<1>();
+    } else {
+      cute::warpgroup_wait<0>();
+    }
+    float(&d)[kPvChunkRegs] = part[c % 2];
+    fence_operands(d);
+    if (rescale) {
+#pragma unroll
+      for (int k = 0; k < kPvChunkRegs; ++k) {
+        const int i = (k / 2) % 2;
+        o[c][k] = __fadd_rn(__fmul_rn(o[c][k], step.alpha[i]), __fmul_rn(step.unmult[i], d[k]));
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = __fadd_rn(o[c][k], __fmul_rn(step.unmult[(k / 2) % 2], d[k]));
     }
   }
 }

@@ -30,7 +30,10 @@ __device__ __forceinline__ void add_staged(float (&d)[kQkRegs], float (&part)[kQ
   for (int i = 0; i < kQkRegs; ++i) d[i] = __fadd_rn(d[i], part[i]);
 }
 
-__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, ScoreAcc& acc) {
+// `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
+template <class Between>
+__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, ScoreAcc& acc,
+                                               Between&& between) {
   float(&d)[kQkRegs] = reinterpret_cast<float(&)[kQkRegs]>(acc);
   float part[2][kQkRegs];
 #pragma unroll
@@ -56,6 +59,7 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
         qk_rope(sw128_desc(q_rope + ks * kRopeKStepBytes), sw128_desc(k_rope + ks * kRopeKStepBytes), stage, ks > 0);
     }
     cute::warpgroup_commit_batch();
+    between(grp);
     if (grp > 0) {
       cute::warpgroup_wait<1>();  // the previous group is done; this one runs on
       add_staged(d, part[(grp + 1) % 2]);

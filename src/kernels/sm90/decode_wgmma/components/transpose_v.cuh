@@ -2,7 +2,9 @@
 // (k = tokens) must hold each dim's 64 tokens contiguously, while the page holds each token's
 // 512 dims contiguously. All 256 threads transpose the staged page into vt (SW64, config.h):
 // a thread takes 4 tokens x 16 dims (four 16-byte loads from the SW128 page), transposes the
-// 4 x 4 byte blocks with byte permutes, and stores 16 words of 4 tokens, one per dim.
+// 4 x 4 byte blocks with byte permutes, and stores 16 words of 4 tokens, one per dim; two such
+// units a thread. The work comes in kTransposePieces pieces (a unit's loads with its first
+// piece, then 4 words per piece) that the QK step runs between its tensor-core groups.
 //
 // Tokens at or past n_hi (the most any row of the tile sees in this page) are written as zero:
 // P8 is zero there too, and the NaN poison of page tails must not reach the product (0 x NaN).
@@ -42,18 +44,26 @@ __device__ __forceinline__ void transpose_4x4_bytes(std::uint32_t w0, std::uint3
   out[3] = __byte_perm(hi01, hi23, 0x7632);
 }
 
-__device__ __forceinline__ void transpose_v(const PageStage& st, int n_lo, int n_hi, SharedStorage& sm) {
-  const int lane = threadIdx.x % kWarpThreads, warp = threadIdx.x / kWarpThreads;
-  const int quad = lane % kTokenQuads, half = lane / kTokenQuads;
-  // Lanes of a store instruction cover 16 token quads x 2 dims 16 apart: at most 2-way conflicts.
-#pragma unroll
-  for (int u = 0; u < kTransposeUnits / kThreads; ++u) {
-    const int chunk = 4 * warp + 2 * u + half;  // dims 16 chunk .. 16 chunk + 15
-    uint4 rows[4];
+inline constexpr int kTransposeUnitsPerThread = kTransposeUnits / kThreads;  // 2
+inline constexpr int kTransposePieces = 4 * kTransposeUnitsPerThread;       // 8
+
+// Lanes of a store instruction cover 16 token quads x 2 dims 16 apart: at most 2-way conflicts.
+struct VTransposer {
+  const PageStage& st;
+  SharedStorage& sm;
+  int n_lo, n_hi;
+  uint4 rows[4];  // the current unit: 4 tokens x 16 dims
+
+  __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads % kTokenQuads; }
+  __device__ __forceinline__ int chunk(int u) const {  // dims 16 chunk .. 16 chunk + 15
+    const int lane = threadIdx.x % kWarpThreads, warp = threadIdx.x / kWarpThreads;
+    return 4 * warp + 2 * u + lane / kTokenQuads;
+  }
+  __device__ __forceinline__ void load(int u) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int tok = 4 * quad + i;
-      rows[i] = tok < n_hi ? *reinterpret_cast<const uint4*>(&st.content[sw128_offset(kTokensPerBlock, tok, chunk * kChunkBytes)])
+      const int tok = 4 * quad() + i;
+      rows[i] = tok < n_hi ? *reinterpret_cast<const uint4*>(&st.content[sw128_offset(kTokensPerBlock, tok, chunk(u) * kChunkBytes)])
                            : make_uint4(0, 0, 0, 0);
       if (tok >= n_lo) {
         rows[i].x = zero_e4m3_nans(rows[i].x);
@@ -62,21 +72,26 @@ __device__ __forceinline__ void transpose_v(const PageStage& st, int n_lo, int n
         rows[i].w = zero_e4m3_nans(rows[i].w);
       }
     }
-    const std::uint32_t w[4][4] = {{rows[0].x, rows[1].x, rows[2].x, rows[3].x},
-                                   {rows[0].y, rows[1].y, rows[2].y, rows[3].y},
-                                   {rows[0].z, rows[1].z, rows[2].z, rows[3].z},
-                                   {rows[0].w, rows[1].w, rows[2].w, rows[3].w}};
+  }
+  // Words m (dims 4 m .. 4 m + 3 of the chunk) of the loaded unit u.
+  __device__ __forceinline__ void store(int u, int m) {
+    const auto word = [&](int i) {
+      const uint4& r = rows[i];
+      return m == 0 ? r.x : m == 1 ? r.y : m == 2 ? r.z : r.w;
+    };
+    std::uint32_t out[4];
+    transpose_4x4_bytes(word(0), word(1), word(2), word(3), out);
 #pragma unroll
-    for (int m = 0; m < 4; ++m) {
-      std::uint32_t out[4];
-      transpose_4x4_bytes(w[m][0], w[m][1], w[m][2], w[m][3], out);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int dim = chunk * kChunkBytes + 4 * m + j;
-        *reinterpret_cast<std::uint32_t*>(&sm.vt[sw64_offset(dim, 4 * quad)]) = out[j];
-      }
+    for (int j = 0; j < 4; ++j) {
+      const int dim = chunk(u) * kChunkBytes + 4 * m + j;
+      *reinterpret_cast<std::uint32_t*>(&sm.vt[sw64_offset(dim, 4 * quad())]) = out[j];
     }
   }
-}
+  // Piece k < kTransposePieces (constant after unrolling).
+  __device__ __forceinline__ void piece(int k) {
+    if (k % 4 == 0) load(k / 4);
+    store(k / 4, k % 4);
+  }
+};
 
 }  // namespace snapmla::kernels::decode_wgmma
