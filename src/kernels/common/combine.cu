@@ -1,8 +1,13 @@
 // combine: merges the partial results of requests with more than one split (docs/numerics.md
 // "Split-KV"), in the same order as ref::combine_splits:
 //   M = max_i lse2_i, S = sum_i exp2(lse2_i - M), lse2 = M + log2 S, O = sum_i exp2(lse2_i - lse2) O_i
-// One CTA per request (those with a single split exit at once: the split kernel wrote them),
-// one warp per query row, each lane owning 16 of the 512 output values.
+// Grid (request, group of 8 query rows), one warp per row: a small batch with many splits (b = 1
+// spread over every SM) still fills the GPU. Lane k of a warp holds the LSE and weight of
+// splits k, k + 32, ...; the sums run in split order (the reference's rounding) with the weights
+// broadcast by shuffles; each lane owns 16 of the 512 output values as four float4 (coalesced
+// 512-byte rows), and kSplitUnroll splits are loaded before they are added, so the loads of a
+// long split list overlap instead of queueing one latency each. Requests with a single split
+// exit at once: the split kernel wrote them.
 #include <cstdint>
 
 #include "common/codecs.h"
@@ -15,49 +20,87 @@ namespace snapmla::kernels {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-constexpr int kValuesPerLane = kDimLatent / kWarpSize;  // 16
+constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize);  // 4 float4: 16 values a lane
+constexpr int kSplitUnroll = 4;
+constexpr unsigned kFullMask = 0xffffffffu;
 
 __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(DecodeParams p) {
   const int r = blockIdx.x;
   const int first = p.split_begin[r];
   const int count = p.split_begin[r + 1] - first;
-  if (count <= 1) return;
   const int rows = p.s_q * p.h_q;
+  const int row = blockIdx.y * kWarpsPerBlock + threadIdx.x / kWarpSize;
+  if (count <= 1 || row >= rows) return;
   const int lane = threadIdx.x % kWarpSize;
   const float inf = __int_as_float(0x7f800000);
-  for (int row = threadIdx.x / kWarpSize; row < rows; row += kWarpsPerBlock) {
-    float m = -inf;
-    for (int k = 0; k < count; ++k) m = fmaxf(m, p.partial_lse[static_cast<long long>(first + k) * rows + row]);
-    float o[kValuesPerLane] = {};
-    float lse2 = -inf;
-    if (m != -inf) {
-      float sum = 0.0f;
-      for (int k = 0; k < count; ++k)
-        sum = __fadd_rn(sum, exp2f(p.partial_lse[static_cast<long long>(first + k) * rows + row] - m));
-      lse2 = m + log2f(sum);
-      for (int k = 0; k < count; ++k) {
-        const long long slot = static_cast<long long>(first + k) * rows + row;
-        const float w = exp2f(p.partial_lse[slot] - lse2);
-        const float* src = p.partial_o + slot * kDimLatent;
+  const auto lse_of = [&](int k) { return p.partial_lse[static_cast<long long>(first + k) * rows + row]; };
+
+  float m = -inf;
+  for (int k = lane; k < count; k += kWarpSize) m = fmaxf(m, lse_of(k));
 #pragma unroll
-        for (int j = 0; j < kValuesPerLane; ++j)
-          o[j] = __fadd_rn(o[j], __fmul_rn(w, src[lane + kWarpSize * j]));
+  for (int d = kWarpSize / 2; d > 0; d /= 2) m = fmaxf(m, __shfl_xor_sync(kFullMask, m, d));
+
+  float4 o[kVectorsPerLane];
+#pragma unroll
+  for (int j = 0; j < kVectorsPerLane; ++j) o[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  float lse2 = -inf;
+  if (m != -inf) {
+    float sum = 0.0f;  // in split order, as the reference
+    for (int base = 0; base < count; base += kWarpSize) {
+      const float e = base + lane < count ? exp2f(lse_of(base + lane) - m) : 0.0f;
+      const int n = min(kWarpSize, count - base);
+      for (int k = 0; k < n; ++k) sum = __fadd_rn(sum, __shfl_sync(kFullMask, e, k));
+    }
+    lse2 = m + log2f(sum);
+    for (int base = 0; base < count; base += kWarpSize) {
+      const float w_lane = base + lane < count ? exp2f(lse_of(base + lane) - lse2) : 0.0f;
+      const int n = min(kWarpSize, count - base);
+      for (int k0 = 0; k0 < n; k0 += kSplitUnroll) {
+        float4 v[kSplitUnroll][kVectorsPerLane];
+#pragma unroll
+        for (int u = 0; u < kSplitUnroll; ++u) {
+          if (k0 + u >= n) break;
+          const float4* src = reinterpret_cast<const float4*>(
+              p.partial_o + (static_cast<long long>(first + base + k0 + u) * rows + row) * kDimLatent);
+#pragma unroll
+          for (int j = 0; j < kVectorsPerLane; ++j) v[u][j] = src[lane + kWarpSize * j];
+        }
+#pragma unroll
+        for (int u = 0; u < kSplitUnroll; ++u) {
+          const float w = __shfl_sync(kFullMask, w_lane, (k0 + u) % kWarpSize);  // every lane takes part
+          if (k0 + u >= n) break;
+#pragma unroll
+          for (int j = 0; j < kVectorsPerLane; ++j) {
+            o[j].x = __fadd_rn(o[j].x, __fmul_rn(w, v[u][j].x));
+            o[j].y = __fadd_rn(o[j].y, __fmul_rn(w, v[u][j].y));
+            o[j].z = __fadd_rn(o[j].z, __fmul_rn(w, v[u][j].z));
+            o[j].w = __fadd_rn(o[j].w, __fmul_rn(w, v[u][j].w));
+          }
+        }
       }
     }
-    const int i = row / p.h_q, h = row % p.h_q;
-    std::uint16_t* out = p.out + r * p.out_stride[0] + i * p.out_stride[1] + h * p.out_stride[2];
-#pragma unroll
-    for (int j = 0; j < kValuesPerLane; ++j) out[lane + kWarpSize * j] = bf16_from_float(o[j]);
-    if (lane == 0)
-      p.lse[r * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = lse2 == -inf ? inf : lse2 * kLn2;
   }
+  const int i = row / p.h_q, h = row % p.h_q;
+  std::uint16_t* out = p.out + r * p.out_stride[0] + i * p.out_stride[1] + h * p.out_stride[2];
+#pragma unroll
+  for (int j = 0; j < kVectorsPerLane; ++j) {
+    const int d = 4 * (lane + kWarpSize * j);
+    out[d + 0] = bf16_from_float(o[j].x);
+    out[d + 1] = bf16_from_float(o[j].y);
+    out[d + 2] = bf16_from_float(o[j].z);
+    out[d + 3] = bf16_from_float(o[j].w);
+  }
+  if (lane == 0)
+    p.lse[r * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = lse2 == -inf ? inf : lse2 * kLn2;
 }
 
 }  // namespace
 
 void launch_combine(const DecodeParams& params, StreamHandle stream) {
-  if (params.batch <= 0) return;
-  combine_kernel<<<params.batch, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params);
+  const int rows = params.s_q * params.h_q;
+  if (params.batch <= 0 || rows <= 0) return;
+  const dim3 grid(params.batch, ceil_div(rows, kWarpsPerBlock));
+  combine_kernel<<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params);
   check_launch("combine kernel launch");
 }
 

@@ -48,6 +48,8 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
                                                 int block_end, int split, const PageLoadOffsets& off, int& ring) {
   const int row0 = blockIdx.y * kRowsPerCta;
   const int wg = threadIdx.x / kWarpgroupThreads, warp = (threadIdx.x / kWarpThreads) % 4;
+  // Warps whose 16 rows are all padding (s_q * h_q < 64) only take part in the MMAs.
+  const bool live = row0 + 16 * warp < p.s_q * p.h_q;
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
 
@@ -87,13 +89,14 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
       // 2. QK, with the V^T pieces run between its tensor-core groups
       VTransposer vt{st, sm, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi};
       ScoreAcc acc;
-      compute_scores(sm, st, wg, acc, [&](int grp) {
+      compute_scores(sm, st, wg, live, acc, [&](int grp) {
         if (grp < kTransposePieces) vt.piece(grp);
       });
-      const BlockStep step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);  // 3.
+      BlockStep step{{1.0f, 1.0f}, {0.0f, 0.0f}, {0, 0}};
+      if (live) step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);  // 3.
       fence_view_async_shared();  // vt: generic writes, wgmma reads
       __syncthreads();            // vt and the P8 of both warpgroups complete
-      accumulate_pv(sm, wg, step, o);                                                           // 4. PV
+      accumulate_pv(sm, wg, live, step, o);                                                           // 4. PV
     }
     __syncthreads();  // the stage, vt and p8 are reused by the next blocks
   }

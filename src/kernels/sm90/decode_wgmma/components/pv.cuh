@@ -19,14 +19,21 @@ using decode_tc::BlockStep;
 using decode_tc::kRowsPerThread;
 using OutputAcc = float[kPvChunks][kPvChunkRegs];  // o[c][4 j + 2 i + e]: row 16 w + g + 8 i, dim 64 c + 8 j + 2 t + e
 
-__device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, const BlockStep& step, OutputAcc& o) {
+// `live`: the warp holds real query rows; a warp of padding rows feeds zeros to the warpgroup's
+// MMAs and folds nothing.
+__device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, bool live, const BlockStep& step,
+                                              OutputAcc& o) {
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4;
   std::uint32_t a[kPvKSteps][4];
   const std::uint32_t a_base =
       smem_u32(&sm.p8[16 * warp + decode_tc::lane_a_row(lane)][decode_tc::lane_a_byte(lane)]);
 #pragma unroll
   for (int ks = 0; ks < kPvKSteps; ++ks) {
-    decode_tc::ldsm_x4(a_base + ks * 32, a[ks]);
+    if (live) {
+      decode_tc::ldsm_x4(a_base + ks * 32, a[ks]);
+    } else {
+      a[ks][0] = a[ks][1] = a[ks][2] = a[ks][3] = 0u;
+    }
 #pragma unroll
     for (int r = 0; r < 4; ++r) cute::warpgroup_fence_operand(a[ks][r]);
   }
@@ -59,6 +66,7 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, c
     }
     float(&d)[kPvChunkRegs] = part[c % 2];
     fence_operands(d);
+    if (!live) continue;
     if (rescale) {
 #pragma unroll
       for (int k = 0; k < kPvChunkRegs; ++k) {

@@ -9,8 +9,8 @@
 // products of an instruction are aligned to the largest and truncated, the incoming accumulator
 // with them), so a chain of 16 e4m3 k-steps drifts from the emulation's fp32 dot product (LSE
 // errors of 1-2e-2 when chained, see docs/perf.md). Each e4m3 k-step therefore starts from zero
-// in one of two staging accumulators and is added into acc in fp32 while the next one runs; the
-// bf16 RoPE chain (full fp32 accumulation) is staged once.
+// in one of kQkStaging staging accumulators and is added into acc in fp32 while the next ones
+// run; the bf16 RoPE chain (full fp32 accumulation) is staged once.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,7 @@ namespace snapmla::kernels::decode_wgmma {
 
 inline constexpr int kQkNTiles = kQkTokensPerWarpgroup / 8;  // 4
 inline constexpr int kQkRegs = 4 * kQkNTiles;                // 16
+inline constexpr int kQkStaging = 3;                         // groups in flight
 using ScoreAcc = float[kQkNTiles][4];
 
 __device__ __forceinline__ void add_staged(float (&d)[kQkRegs], float (&part)[kQkRegs]) {
@@ -31,13 +32,19 @@ __device__ __forceinline__ void add_staged(float (&d)[kQkRegs], float (&part)[kQ
 }
 
 // `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
+// `live`: the warp holds real query rows (a warp of padding rows must take part in the
+// warpgroup's MMAs but skips the fp32 promotion: its scores are never used).
 template <class Between>
-__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, ScoreAcc& acc,
-                                               Between&& between) {
+__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, bool live,
+                                               ScoreAcc& acc, Between&& between) {
   float(&d)[kQkRegs] = reinterpret_cast<float(&)[kQkRegs]>(acc);
-  float part[2][kQkRegs];
+  float part[kQkStaging][kQkRegs];
 #pragma unroll
-  for (int i = 0; i < kQkRegs; ++i) { d[i] = 0.0f; part[0][i] = 0.0f; part[1][i] = 0.0f; }
+  for (int i = 0; i < kQkRegs; ++i) {
+    d[i] = 0.0f;
+#pragma unroll
+    for (int b = 0; b < kQkStaging; ++b) part[b][i] = 0.0f;
+  }
   const int token_row = wg * kQkTokensPerWarpgroup;
   const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
   const std::uint32_t k_content = smem_u32(st.content) + token_row * kSw128RowBytes;
@@ -46,7 +53,7 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   constexpr int kGroups = kContentKSteps + 1;                          // + the RoPE chain
 #pragma unroll
   for (int grp = 0; grp < kGroups; ++grp) {
-    float(&stage)[kQkRegs] = part[grp % 2];
+    float(&stage)[kQkRegs] = part[grp % kQkStaging];
     fence_operands(stage);
     cute::warpgroup_arrive();
     if (grp < kContentKSteps) {
@@ -60,13 +67,15 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
     }
     cute::warpgroup_commit_batch();
     between(grp);
-    if (grp > 0) {
-      cute::warpgroup_wait<1>();  // the previous group is done; this one runs on
-      add_staged(d, part[(grp + 1) % 2]);
+    if (grp >= kQkStaging - 1) {
+      cute::warpgroup_wait<kQkStaging - 1>();  // group grp - (kQkStaging - 1) is done; the later ones run on
+      if (live) add_staged(d, part[(grp + 1) % kQkStaging]);
     }
   }
   cute::warpgroup_wait<0>();
-  add_staged(d, part[(kGroups + 1) % 2]);
+#pragma unroll
+  for (int grp = kGroups - (kQkStaging - 1); grp < kGroups; ++grp)
+    if (live) add_staged(d, part[grp % kQkStaging]);
 }
 
 }  // namespace snapmla::kernels::decode_wgmma
