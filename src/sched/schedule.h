@@ -18,7 +18,12 @@
 
 namespace snapmla::sched {
 
-inline constexpr int kFixedOverheadBlocks = 5;  // a segment costs its blocks + this
+// A segment costs its blocks + this (loading Q, writing a partial O, its share of combine). It
+// is charged for every segment, the middle pieces of a split request included: otherwise a
+// lone long request is cut into pieces of a whole payload each and leaves most SMs idle. 2
+// blocks: the wgmma kernel's segment set-up and epilogue cost about one page's work, and each
+// extra split adds a 2 KB row per query row to combine.
+inline constexpr int kFixedOverheadBlocks = 2;
 
 struct PartRange {
   std::int32_t begin_req, begin_block;  // first block of the first segment
@@ -70,8 +75,9 @@ SNAPMLA_HD void plan_schedule(const std::int32_t* lengths, int batch, int num_pa
   long long total = 0;
   for (int r = 0; r < batch; ++r) total += blocks_of(lengths[r]) + kFixedOverheadBlocks;
   // Each part consumes at least payload - overhead units (it can only waste what is too little
-  // to start a request), so payload = ceil(total / parts) + overhead covers everything; the
-  // last part takes whatever remains regardless.
+  // to start a segment), so payload = ceil(total / parts) + overhead covers the requests' own
+  // overheads; the segments cut at part boundaries add theirs, and the last part takes
+  // whatever remains regardless.
   const long long payload = (total + num_parts - 1) / num_parts + kFixedOverheadBlocks;
   int req = 0, block = 0, split = 0;
   for (int p = 0; p < num_parts; ++p) {
@@ -82,7 +88,7 @@ SNAPMLA_HD void plan_schedule(const std::int32_t* lengths, int batch, int num_pa
     long long budget = (p == num_parts - 1) ? (1ll << 62) : payload;
     while (req < batch) {
       const int nb = blocks_of(lengths[req]);
-      const long long cost = (nb - block) + (block == 0 ? kFixedOverheadBlocks : 0);
+      const long long cost = (nb - block) + kFixedOverheadBlocks;
       if (budget >= cost) {  // finish this request
         budget -= cost;
         if (block == 0) split_begin[req] = split;
@@ -91,7 +97,7 @@ SNAPMLA_HD void plan_schedule(const std::int32_t* lengths, int batch, int num_pa
         block = 0;
         continue;
       }
-      const long long take = budget - (block == 0 ? kFixedOverheadBlocks : 0);
+      const long long take = budget - kFixedOverheadBlocks;
       if (take > 0) {  // a first or middle piece of a request that continues in the next part
         if (block == 0) split_begin[req] = split;
         ++split;
