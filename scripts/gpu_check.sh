@@ -3,8 +3,10 @@
 #   1. build, unless a build (e.g. one carried from a machine with gtest and friends) exists
 #   2. ctest -L gpu
 #   3. compute-sanitizer memcheck and racecheck on small GPU test cases
-#   4. ./build/snapmla (the demo) and ./build/snapmla bench, default and with the opt-in
-#      tensor-core kernels (skipped when the tool is missing)
+#   4. the SASS of the wgmma FP8 decode kernel: QGMMA and HGMMA present, no local memory in the
+#      per-block loop (cuobjdump; scripts/sass_check.py)
+#   5. ./build/snapmla (the demo) and ./build/snapmla bench, default (wgmma FP8, tensor-core
+#      BF16) and with the opt-in mma.sync tensor-core kernels (skipped when the tool is missing)
 # and a summary table last. Logs go to $OUT (if set) or build/gpu_check_logs.
 # Usage: scripts/gpu_check.sh [--quick]   (--quick: skip the bench)
 set -uo pipefail
@@ -51,7 +53,11 @@ if [ -x "$SANITIZER" ]; then
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_step" --gtest_filter="$MEMCHECK_FILTER"
   step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
-  # case1*: eleven grid cases (h_q 1..128, s_q 1..4, causal) on the default (SIMT) kernels.
+  # The fast kernels launched directly: wgmma FP8 on small cases (mixed visibility, padding rows).
+  step memcheck_decode_wgmma "$SANITIZER" --tool memcheck --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter='Shapes/DecodeTcGrid.Wgmma*/case1[6-9]:DecodeWgmmaGpu.Serves*'
+  # case1*: eleven grid cases (h_q 1..128, s_q 1..4, causal) on the default kernels (wgmma FP8,
+  # tensor-core BF16).
   step racecheck_decode "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case1*'
   # The opt-in tensor-core kernels: reported, but a known open issue (kernels/common/variant.h),
@@ -61,8 +67,15 @@ if [ -x "$SANITIZER" ]; then
     --gtest_filter='Heads/DecodeGrid.*/case1*'
   step synccheck_decode "$SANITIZER" --tool synccheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12'
+  step racecheck_decode_wgmma "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 97 \
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter='Shapes/DecodeTcGrid.Wgmma*/case1[6-9]'
 else
   echo "gpu_check: compute-sanitizer not found, skipping the sanitizer runs"
+fi
+
+CUOBJDUMP=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+if [ -x "$CUOBJDUMP" ] && [ -x "$BUILD/snapmla" ]; then
+  step sass_wgmma bash -c "'$CUOBJDUMP' -sass '$BUILD/snapmla' | python3 scripts/sass_check.py decode_wgmma_kernel"
 fi
 
 if [ -x "$BUILD/snapmla" ]; then

@@ -5,7 +5,8 @@
 // Grid: (schedule part, tile of 64 query rows); 256 threads = 2 warpgroups (config.h). Each CTA
 // reads its PartRange from the workspace and walks its segments exactly as the other decode
 // kernels (and the CPU reference) do. Per 64-token block (one page):
-//   1. load       cp.async page blk + 2 into the free stage of 3, wait for page blk (load.cuh)
+//   1. load       wait for page blk, then cp.async page blk + 2 into the stage block blk - 1
+//                 freed (3 stages, two pages in flight; load.cuh)
 //   2. QK         each warpgroup: 64 rows x 32 tokens, e4m3 + bf16 wgmma    (qk.cuh)
 //      V^T        meanwhile, all threads transpose the page's content into vt (transpose_v.cuh)
 //   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange row
@@ -76,13 +77,15 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
 
   for (int blk = block_begin; blk < block_end; ++blk) {
     const int s = (ring + blk - block_begin) % kStages;
-    // Page blk + kStages - 1 goes to the stage block blk - 1 used (freed by its last barrier).
+    cp_async_wait<kStages - 2>();  // page blk has landed (this thread's copies)
+    fence_view_async_shared();     // the page: cp.async writes, wgmma reads
+    // Page blk visible to all; every warp is past block blk - 1, so its stage, vt, p8 and the
+    // softmax exchange are free again (one barrier a block serves both).
+    __syncthreads();
+    // Page blk + kStages - 1 goes to the stage block blk - 1 used.
     if (blk + kStages - 1 < block_end)
       issue_page_load(p, table[blk + kStages - 1], sm.stage[(s + kStages - 1) % kStages], off);
     cp_async_commit();
-    cp_async_wait<kStages - 1>();  // page blk has landed (this thread's copies)
-    fence_view_async_shared();  // the page: cp.async writes, wgmma reads
-    __syncthreads();
     const PageStage& st = sm.stage[s];
     const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk);  // CTA-uniform
     if (n_hi > 0) {
@@ -98,7 +101,6 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
       __syncthreads();            // vt and the P8 of both warpgroups complete
       accumulate_pv(sm, wg, live, step, o);                                                           // 4. PV
     }
-    __syncthreads();  // the stage, vt and p8 are reused by the next blocks
   }
   cp_async_wait<0>();
   ring = (ring + block_end - block_begin) % kStages;
