@@ -3,9 +3,9 @@
 
     cuobjdump -sass build/snapmla | scripts/sass_check.py decode_wgmma_kernel
 
-Prints the tensor-core instructions of the kernel (QGMMA: FP8 wgmma, HGMMA: BF16 wgmma) and the
+Prints, for every kernel whose name contains the argument, the tensor-core instructions (QGMMA: FP8 wgmma, HGMMA: BF16 wgmma) and the
 local-memory accesses (STL/LDL: register spills) inside its per-block loop, found as the
-innermost backward branch that encloses every QGMMA. Exits 1 when the kernel is missing, has no
+innermost backward branch that encloses every QGMMA. Exits 1 when no kernel matches, or one has no
 QGMMA or HGMMA, or spills inside that loop.
 """
 import re
@@ -15,25 +15,22 @@ INSTR = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
 LABEL = re.compile(r"^\s*(\.L_x_\d+):")
 
 
-def kernel_lines(text, name):
-    """The lines of the first function whose header names `name`."""
-    out, inside = [], False
+def kernels(text, name):
+    """{function name: its lines} for every function whose name contains `name`."""
+    found, current = {}, None
     for line in text.splitlines():
         header = re.search(r"Function\s*:\s*(\S+)", line) or re.match(r"^\s*\.text\.(\S+):", line)
         if header:
-            if inside:
-                break
-            inside = name in header.group(1)
+            current = header.group(1) if name in header.group(1) else None
+            if current:
+                found.setdefault(current, [])
             continue
-        if inside:
-            out.append(line)
-    return out
+        if current:
+            found[current].append(line)
+    return found
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: sass_check.py KERNEL_NAME_SUBSTRING < sass.txt")
-    lines = kernel_lines(sys.stdin.read(), sys.argv[1])
+def check(label, lines):
     instrs, labels = [], {}
     pending = []
     for line in lines:
@@ -48,9 +45,6 @@ def main():
                 labels[lab] = addr
             pending = []
             instrs.append((addr, m.group(2)))
-    if not instrs:
-        print(f"sass_check: kernel {sys.argv[1]!r} not found")
-        return 1
     index = {a: i for i, (a, _) in enumerate(instrs)}
     qgmma = [i for i, (_, t) in enumerate(instrs) if "QGMMA" in t]
     hgmma = [i for i, (_, t) in enumerate(instrs) if "HGMMA" in t]
@@ -71,12 +65,22 @@ def main():
             if lo < qgmma[0] and i > qgmma[-1] and (loop is None or i - lo < loop[1] - loop[0]):
                 loop = (lo, i)
     in_loop = [i for i in spills if loop and loop[0] <= i <= loop[1]]
-    print(f"sass_check {sys.argv[1]}: {len(instrs)} instructions, QGMMA {len(qgmma)}, HGMMA {len(hgmma)}, "
+    print(f"sass_check {label}: {len(instrs)} instructions, QGMMA {len(qgmma)}, HGMMA {len(hgmma)}, "
           f"STL/LDL {len(spills)} in the kernel, {len(in_loop)} in the per-block loop"
           + (f" ({loop[1] - loop[0] + 1} instructions)" if loop else " (loop not found)"))
     for i in in_loop:
         print(f"  spill in loop: /*{instrs[i][0]:04x}*/ {instrs[i][1]}")
-    ok = bool(qgmma) and bool(hgmma) and loop is not None and not in_loop
+    return bool(qgmma) and bool(hgmma) and loop is not None and not in_loop
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: sass_check.py KERNEL_NAME_SUBSTRING < sass.txt")
+    found = kernels(sys.stdin.read(), sys.argv[1])
+    if not found:
+        print(f"sass_check: no kernel named like {sys.argv[1]!r}")
+        return 1
+    ok = all([check(name, lines) for name, lines in found.items()])
     print("sass_check: " + ("PASS" if ok else "FAIL"))
     return 0 if ok else 1
 

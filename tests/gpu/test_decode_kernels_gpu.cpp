@@ -171,26 +171,29 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DecodeTcGrid, ::testing::ValuesIn(grid()),
 // A NaN token makes exactly the rows that see it NaN (causal: only the last query token sees the
 // last token), and nothing else.
 TEST(DecodeTcGpu, NanTokenReachesOnlyRowsThatSeeIt) {
-  const Case c{"nan token", 2, 4, 16, {130, 64}, true, 0};
-  ref::HostProblem problem = testing::make_problem(c, 99);
-  const int last = c.lengths[0] - 1;
-  const int page = problem.block_table[0 * problem.max_pages + last / kPageSize];
-  problem.cache[(std::size_t(page) * kPageSize + last % kPageSize) * kDimQK + 5] = std::nanf("");
-  const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
-  for (const auto& [path, k] : {std::pair{Path::kFp8, Kernel::kTc}, std::pair{Path::kBf16, Kernel::kTc},
-                                std::pair{Path::kFp8, Kernel::kWgmma}}) {
-    const std::string what = path_name(path) + " " + kernel_name(k);
-    const auto cpu = testing::cpu_decode(problem, path, parts);
-    testing::GpuDecode g(problem, parts);
-    const auto [tc, simt] = run_tc_and_simt(g, path, k);
-    const auto a = testing::agreement(tc, cpu);
-    EXPECT_EQ(a.mismatched_specials, 0) << what;
-    EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2) << what;
-    for (int i = 0; i < c.s_q; ++i)
-      for (int h = 0; h < c.h_q; ++h) {
-        const float lse = tc.lse[(0 * c.h_q + h) * c.s_q + i];
-        EXPECT_EQ(std::isnan(lse), i == 3) << what << " i " << i << " h " << h;
-      }
+  // s_q 4 x 16 heads: a full 64-row tile; s_q 2 x 16 heads: a compact wgmma tile (32 rows).
+  for (const int s_q : {4, 2}) {
+    const Case c{"nan token", 2, s_q, 16, {130, 64}, true, 0};
+    ref::HostProblem problem = testing::make_problem(c, 99);
+    const int last = c.lengths[0] - 1;
+    const int page = problem.block_table[0 * problem.max_pages + last / kPageSize];
+    problem.cache[(std::size_t(page) * kPageSize + last % kPageSize) * kDimQK + 5] = std::nanf("");
+    const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+    for (const auto& [path, k] : {std::pair{Path::kFp8, Kernel::kTc}, std::pair{Path::kBf16, Kernel::kTc},
+                                  std::pair{Path::kFp8, Kernel::kWgmma}}) {
+      const std::string what = path_name(path) + " " + kernel_name(k) + " s_q " + std::to_string(s_q);
+      const auto cpu = testing::cpu_decode(problem, path, parts);
+      testing::GpuDecode g(problem, parts);
+      const auto [tc, simt] = run_tc_and_simt(g, path, k);
+      const auto a = testing::agreement(tc, cpu);
+      EXPECT_EQ(a.mismatched_specials, 0) << what;
+      EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2) << what;
+      for (int i = 0; i < c.s_q; ++i)
+        for (int h = 0; h < c.h_q; ++h) {
+          const float lse = tc.lse[(0 * c.h_q + h) * c.s_q + i];
+          EXPECT_EQ(std::isnan(lse), i == s_q - 1) << what << " i " << i << " h " << h;
+        }
+    }
   }
 }
 
@@ -245,6 +248,29 @@ TEST(DecodeWgmmaGpu, ServesMixedVisibilityRefusesMisalignment) {
   EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
   EXPECT_FALSE(launch_tc(p, Path::kFp8, Kernel::kWgmma));
   EXPECT_FALSE(tc_supports(kernel_params(g, Path::kBf16), Path::kBf16, Kernel::kWgmma));
+}
+
+// Two-level accumulation: the wgmma kernel's error against the float64 truth must not grow with
+// the context faster than the emulation's. At 8K, 32K and 128K tokens (one request, 32 heads,
+// split over the device's parts) the kernel stays within the slack of the emulation's error.
+TEST(DecodeWgmmaGpu, ErrorAgainstTruthTracksEmulationOverContext) {
+  for (int length : {8192, 32768, 131072}) {
+    const Case c{"context " + std::to_string(length), 1, 1, 32, {length}, false, 0};
+    SCOPED_TRACE(c.name);
+    const ref::HostProblem problem = testing::make_problem(c, 2024);
+    const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+    const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, Path::kFp8, parts);
+    testing::GpuDecode g(problem, parts);
+    const auto [wgmma, simt] = run_tc_and_simt(g, Path::kFp8, Kernel::kWgmma);
+    const ref::HostResult truth = ref::attention_truth(problem);
+    const ref::ErrorMetrics gt = ref::compare(wgmma.host(), truth);
+    const ref::ErrorMetrics et = ref::compare(cpu.host(), truth);
+    std::printf("wgmma %-16s vs truth: rel_l2 gpu %.4e emu %.4e | lse gpu %.4e emu %.4e\n", c.name.c_str(), gt.rel_l2,
+                et.rel_l2, gt.lse_max_abs, et.lse_max_abs);
+    EXPECT_EQ(gt.non_finite, 0);
+    EXPECT_LE(std::abs(gt.rel_l2 - et.rel_l2), testing::kGpuVsTruthSlack);
+    EXPECT_LE(gt.lse_max_abs, et.lse_max_abs + testing::kWgmmaVsEmulationLseAbs);
+  }
 }
 
 }  // namespace

@@ -80,6 +80,7 @@ struct Tiling {
   static constexpr int kPvDimBlocks = kPvDimsPerWarp / kPvDimBlock;
   static constexpr int kPvKSteps = kTokensPerBlock / F::kPvKTokens;      // 2 (FP8), 4 (BF16)
   static constexpr bool kP8NaturalOrder = false;                         // FP8 P8 in the PV k order
+  static constexpr int kSlots = 2;                                       // rows g and g + 8 of a thread
   // Shared-memory rows (padded by kRowPadBytes: 8 consecutive rows of an ldmatrix hit 8
   // different 16-byte bank groups).
   static constexpr int kQContentRowBytes = F::kQContentRowBytes;

@@ -57,7 +57,8 @@ __device__ __forceinline__ float quad_sum(float v) {
   return __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 2));
 }
 
-// T: the tiling (rows, splits, tokens and n-tiles of a warp, P8 order); Smem / St: any shared
+// T: the tiling (rows, splits, tokens and n-tiles of a warp, P8 order, T::kSlots: the row slots
+// g, g + 8 a thread computes, 1 where the g + 8 rows are all padding); Smem / St: any shared
 // storage and page stage with the members used below (the wgmma kernel shares this step).
 template <class T, class Smem, class St>
 __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int block, int row_group, int split,
@@ -66,40 +67,42 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
   const float inf = __int_as_float(0x7f800000);
   const int barrier = kFirstGroupBarrier + row_group;
   constexpr bool kFp8 = T::Fmt::kFp8;
-  int row[kRowsPerThread];
-  BlockStep step;
+  int row[T::kSlots];
+  BlockStep step{{1.0f, 1.0f}, {0.0f, 0.0f}, {0, 0}};
 #pragma unroll
-  for (int i = 0; i < kRowsPerThread; ++i) {
+  for (int i = 0; i < T::kSlots; ++i) {
     row[i] = row_group * kMmaM + g + 8 * i;
     step.n[i] = tokens_in_block(sm.visible[row[i]], block);
   }
 
   // Scores and the block max of each row.
-  float x[kRowsPerThread][T::kQkNTiles][2];
-  float block_max[kRowsPerThread] = {-inf, -inf};
+  float x[T::kSlots][T::kQkNTiles][2];
+  float block_max[T::kSlots];
+#pragma unroll
+  for (int i = 0; i < T::kSlots; ++i) block_max[i] = -inf;
 #pragma unroll
   for (int nt = 0; nt < T::kQkNTiles; ++nt)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
 #pragma unroll
-      for (int i = 0; i < kRowsPerThread; ++i) {
+      for (int i = 0; i < T::kSlots; ++i) {
         x[i][nt][e] = __fmul_rn(acc[nt][2 * i + e], sm.row_factor[row[i]]);
         if constexpr (kFp8) x[i][nt][e] = __fmul_rn(x[i][nt][e], st.scale[tok]);  // BF16: s[t] = 1
         if (tok < step.n[i]) block_max[i] = fmaxf(block_max[i], x[i][nt][e]);  // fmax: NaN-ignoring like the reference
       }
     }
 #pragma unroll
-  for (int i = 0; i < kRowsPerThread; ++i) {
+  for (int i = 0; i < T::kSlots; ++i) {
     block_max[i] = quad_max(block_max[i]);
     if (t == 0) sm.red_max[split][row[i]] = block_max[i];
   }
   group_barrier(barrier, T::kGroupThreads);
 
   // p, P' and the partial sums of each row.
-  float m_new[kRowsPerThread], pv[kRowsPerThread][T::kQkNTiles][2], pv_max[kRowsPerThread], p_sum[kRowsPerThread];
+  float m_new[T::kSlots], pv[T::kSlots][T::kQkNTiles][2], pv_max[T::kSlots], p_sum[T::kSlots];
 #pragma unroll
-  for (int i = 0; i < kRowsPerThread; ++i) {
+  for (int i = 0; i < T::kSlots; ++i) {
     float bm = sm.red_max[0][row[i]];
 #pragma unroll
     for (int k = 1; k < T::kSplits; ++k) bm = fmaxf(bm, sm.red_max[k][row[i]]);
@@ -132,7 +135,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
 
   // Row state, P8.
 #pragma unroll
-  for (int i = 0; i < kRowsPerThread; ++i) {
+  for (int i = 0; i < T::kSlots; ++i) {
     float mult = 0.0f;
     step.alpha[i] = 1.0f;
     step.unmult[i] = 0.0f;

@@ -67,13 +67,19 @@ __device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page,
     cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + threadIdx.x * kChunkBytes, scale + threadIdx.x * kChunkBytes);
 }
 
-// The tile's query rows (padding rows are zero) and per-row state of request b.
+// The tile's query rows (padding rows are zero) and per-row state of request b, at their tile
+// rows (config.h: compact tiles spread 32 rows over the slot-0 rows).
+template <bool kCompact>
 __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
                                                 SharedStorage& sm) {
   const int rows = p.s_q * p.h_q;
+  const auto query_row = [&](int tile_row) {  // request row of a tile row, or rows (padding)
+    const int q = query_row_of(kCompact, tile_row);
+    return q < 0 ? rows : row0 + q;
+  };
   constexpr int kRowChunks = kContentChunksPerRow + kRopeChunksPerRow;  // 40
   for (int k = threadIdx.x; k < kRowsPerCta * kRowChunks; k += kThreads) {
-    const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
+    const int j = k / kRowChunks, c = k % kRowChunks, row = query_row(j);
     uint4 v = make_uint4(0, 0, 0, 0);
     if (row < rows) {
       const long long i = row / p.h_q, h = row % p.h_q;
@@ -91,7 +97,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     *reinterpret_cast<uint4*>(dst) = v;
   }
   if (threadIdx.x < kRowsPerCta) {
-    const int j = threadIdx.x, row = row0 + j;
+    const int j = threadIdx.x, row = query_row(j);
     float factor = 0.0f;
     int visible = 0;
     if (row < rows) {
@@ -105,7 +111,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
   }
   if (threadIdx.x == 0) {
     int max_visible = 0, min_visible = length;
-    for (int j = 0; j < kRowsPerCta && row0 + j < rows; ++j) {
+    for (int j = 0; j < kRowsPerCta && row0 + j < rows; ++j) {  // the tile's request rows
       const int v = max(visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal), 0);
       max_visible = max(max_visible, v);
       min_visible = min(min_visible, v);

@@ -25,16 +25,19 @@ inline constexpr int kQkRegs = 4 * kQkNTiles;                // 16
 inline constexpr int kQkStaging = 2;                         // groups in flight (3 measured no faster, and spilled)
 using ScoreAcc = float[kQkNTiles][4];
 
+// Registers d[4 j + 2 i + e] of slot i < kSlots only (compact tiles: slot 1 is padding).
+template <bool kCompact>
 __device__ __forceinline__ void add_staged(float (&d)[kQkRegs], float (&part)[kQkRegs]) {
   fence_operands(part);
 #pragma unroll
-  for (int i = 0; i < kQkRegs; ++i) d[i] = __fadd_rn(d[i], part[i]);
+  for (int i = 0; i < kQkRegs; ++i)
+    if ((i / 2) % 2 < kSlots<kCompact>) d[i] = __fadd_rn(d[i], part[i]);
 }
 
 // `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
 // `live`: the warp holds real query rows (a warp of padding rows must take part in the
 // warpgroup's MMAs but skips the fp32 promotion: its scores are never used).
-template <class Between>
+template <bool kCompact, class Between>
 __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, bool live,
                                                ScoreAcc& acc, Between&& between) {
   float(&d)[kQkRegs] = reinterpret_cast<float(&)[kQkRegs]>(acc);
@@ -69,13 +72,13 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
     between(grp);
     if (grp >= kQkStaging - 1) {
       cute::warpgroup_wait<kQkStaging - 1>();  // group grp - (kQkStaging - 1) is done; the later ones run on
-      if (live) add_staged(d, part[(grp + 1) % kQkStaging]);
+      if (live) add_staged<kCompact>(d, part[(grp + 1) % kQkStaging]);
     }
   }
   cute::warpgroup_wait<0>();
 #pragma unroll
   for (int grp = kGroups - (kQkStaging - 1); grp < kGroups; ++grp)
-    if (live) add_staged(d, part[grp % kQkStaging]);
+    if (live) add_staged<kCompact>(d, part[grp % kQkStaging]);
 }
 
 }  // namespace snapmla::kernels::decode_wgmma
