@@ -18,10 +18,10 @@ void launch_plan(const std::int32_t* lengths, int batch, int num_parts, void* pa
                  std::int32_t* split_begin, StreamHandle stream);
 
 // Split kernels: write single-split requests to out/lse, the others to the partial buffers.
-// launch_decode_fp8 / launch_decode_bf16 run the SIMT kernels, or with SNAPMLA_DECODE_KERNEL=tc
-// the tensor-core kernels (src/kernels/sm90/decode_tc) where they serve the shape
-// (kernels/common/variant.h says why they are opt-in). The SIMT kernels are also callable on
-// their own, for tests that compare variants.
+// launch_decode_fp8 / launch_decode_bf16 run the kernel family kernels/common/variant.h picks
+// (default: wgmma for FP8, the mma.sync tensor-core kernel for BF16), falling back to the SIMT
+// kernels for what the chosen one does not serve. The SIMT kernels are also callable on their
+// own, for tests that compare variants.
 void launch_decode_fp8(const DecodeParams& params, StreamHandle stream);
 void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream);
 void launch_decode_bf16(const DecodeParams& params, StreamHandle stream);

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "kernels/common/alignment.h"
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_tc/components/epilogue.cuh"
 #include "kernels/sm90/decode_tc/components/load.cuh"
@@ -116,15 +117,10 @@ template <class F>
 bool supports(const DecodeParams& p) {
   // Every real row of a 16-row MMA tile must see the same tokens (pv.cuh masks V per warp).
   if (p.causal && p.s_q > 1 && p.h_q % kMmaM != 0) return false;
-  const auto aligned = [](const void* ptr, std::uintptr_t n) { return reinterpret_cast<std::uintptr_t>(ptr) % n == 0; };
+  const auto aligned = aligned_to;
   if constexpr (F::kFp8) {
-    if (!aligned(p.fp8_cache.kv_fp8, kChunkBytes) || !aligned(p.fp8_cache.kv_rope, kChunkBytes) ||
-        !aligned(p.fp8_cache.kv_scale, kChunkBytes))
-      return false;
-    // q_nope rows: 16-byte loads (1-byte elements); q_rope rows: 16-byte loads (2-byte elements).
-    if (!aligned(p.q_nope, kChunkBytes) || !aligned(p.q_rope, kChunkBytes)) return false;
-    for (int k = 0; k < 3; ++k)
-      if (p.q_nope_stride[k] % kChunkBytes != 0 || p.q_rope_stride[k] % (kChunkBytes / 2) != 0) return false;
+    static_assert(kChunkBytes == 16, "the loads fp8_inputs_16b_aligned checks");
+    if (!fp8_inputs_16b_aligned(p)) return false;
   } else {
     // The bf16 cache and query rows: 16-byte loads (2-byte elements).
     if (!aligned(p.kv_bf16, kChunkBytes) || !aligned(p.q_bf16, kChunkBytes)) return false;

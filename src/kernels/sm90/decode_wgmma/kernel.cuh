@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "kernels/common/alignment.h"
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_wgmma/components/epilogue.cuh"
 #include "kernels/sm90/decode_wgmma/components/load.cuh"
@@ -134,16 +135,10 @@ __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeP
 }
 
 inline bool supports(const DecodeParams& p) {
-  const auto aligned = [](const void* ptr, std::uintptr_t n) { return reinterpret_cast<std::uintptr_t>(ptr) % n == 0; };
-  if (!aligned(p.fp8_cache.kv_fp8, kChunkBytes) || !aligned(p.fp8_cache.kv_rope, kChunkBytes) ||
-      !aligned(p.fp8_cache.kv_scale, kChunkBytes))
-    return false;
-  // q_nope rows: 16-byte loads (1-byte elements); q_rope rows: 16-byte loads (2-byte elements).
-  if (!aligned(p.q_nope, kChunkBytes) || !aligned(p.q_rope, kChunkBytes)) return false;
-  for (int k = 0; k < 3; ++k)
-    if (p.q_nope_stride[k] % kChunkBytes != 0 || p.q_rope_stride[k] % (kChunkBytes / 2) != 0) return false;
+  static_assert(kChunkBytes == 16, "the loads fp8_inputs_16b_aligned checks");
+  if (!fp8_inputs_16b_aligned(p)) return false;
   // out: 2 bf16 (4 bytes) per store.
-  if (!aligned(p.out, 4)) return false;
+  if (!aligned_to(p.out, 4)) return false;
   for (int k = 0; k < 3; ++k)
     if (p.out_stride[k] % 2 != 0) return false;
   return true;

@@ -27,10 +27,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
   for (int i = 0; i < kRowsPerThread; ++i) {
     const int row = row0 + row_group * kMmaM + g + 8 * i;
     if (row >= rows) continue;
-    const float m = state.m[i], l = state.l[i];
-    const bool empty = l == 0.0f && m == -inf;
-    const float inv_l = empty ? 0.0f : __fdiv_rn(1.0f, l);
-    const float lse2 = empty ? -inf : m + log2f(l);
+    const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
     const long long iq = row / p.h_q, h = row % p.h_q;
     const bool lse_writer = dim_split == 0 && t == 0;
     if (single) {

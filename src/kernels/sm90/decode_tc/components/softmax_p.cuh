@@ -32,6 +32,20 @@ struct RowState {
   float l[kRowsPerThread];  // running sum of unquantized p
 };
 
+// What a segment's row state becomes (ref::finish_row): 1 / l and the log2 LSE, or an empty row
+// (saw nothing: out 0, lse +inf / partial lse -inf).
+struct RowFinish {
+  bool empty;
+  float inv_l;
+  float lse2;
+};
+__device__ __forceinline__ RowFinish finish_row(const RowState& state, int i) {
+  const float inf = __int_as_float(0x7f800000);
+  const float m = state.m[i], l = state.l[i];
+  const bool empty = l == 0.0f && m == -inf;
+  return {empty, empty ? 0.0f : __fdiv_rn(1.0f, l), empty ? -inf : m + log2f(l)};
+}
+
 struct BlockStep {
   float alpha[kRowsPerThread];   // rescale of O
   float unmult[kRowsPerThread];  // P8 scale inverse

@@ -25,10 +25,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
     const int q = query_row_of(kCompact, 16 * warp + g + 8 * i);
     const int row = row0 + q;
     if (q < 0 || row >= rows) continue;
-    const float m = state.m[i], l = state.l[i];
-    const bool empty = l == 0.0f && m == -inf;
-    const float inv_l = empty ? 0.0f : __fdiv_rn(1.0f, l);
-    const float lse2 = empty ? -inf : m + log2f(l);
+    const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
     const long long iq = row / p.h_q, h = row % p.h_q;
     const bool lse_writer = wg == 0 && t == 0;
     const long long slot = static_cast<long long>(split) * rows + row;
