@@ -53,9 +53,12 @@ if [ -x "$SANITIZER" ]; then
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_step" --gtest_filter="$MEMCHECK_FILTER"
   step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
-  # The fast kernels launched directly: wgmma FP8 on small cases (mixed visibility, padding rows).
+  # The wgmma FP8 kernel launched directly on small cases of test_decode_kernels_gpu.cpp's grid:
+  # case16..19 = h3 s_q 1 padding rows, h3 s_q 4, h3 s_q 2 causal (mixed visibility), h20 s_q 4
+  # causal (a full and a compact tile).
+  WGMMA_SMALL=$(printf 'Shapes/DecodeTcGrid.Wgmma*/case%s:' 16 17 18 19)
   step memcheck_decode_wgmma "$SANITIZER" --tool memcheck --error-exitcode 97 \
-    "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter='Shapes/DecodeTcGrid.Wgmma*/case1[6-9]:DecodeWgmmaGpu.Serves*'
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter="${WGMMA_SMALL}DecodeWgmmaGpu.Serves*"
   # case1*: eleven grid cases (h_q 1..128, s_q 1..4, causal) on the default kernels (wgmma FP8,
   # tensor-core BF16).
   step racecheck_decode "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 97 \
@@ -68,7 +71,7 @@ if [ -x "$SANITIZER" ]; then
   step synccheck_decode "$SANITIZER" --tool synccheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12'
   step racecheck_decode_wgmma "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 97 \
-    "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter='Shapes/DecodeTcGrid.Wgmma*/case1[6-9]'
+    "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter="${WGMMA_SMALL%:}"
 else
   echo "gpu_check: compute-sanitizer not found, skipping the sanitizer runs"
 fi
