@@ -14,6 +14,9 @@
 //   4. PV         each warpgroup: 64 rows x 256 dims, P8 from registers      (pv.cuh)
 //   5. epilogue   out/lse or partial_o/partial_lse                          (epilogue.cuh)
 // O lives in registers (128 fp32 a thread). One CTA per SM (~207 KB of shared memory).
+// Two instantiations: full tiles, and compact tiles for s_q * h_q <= 32, where every real row
+// is slot 0 of its warp and a thread computes one row (config.h). Warps holding only padding
+// rows take part in the warpgroup MMAs and skip the rest.
 #pragma once
 
 #include <atomic>
