@@ -272,7 +272,9 @@ TORCH_LIBRARY(snapmla, m) {
   m.def("cuda_available() -> bool", &cuda_available);
 }
 
-TORCH_LIBRARY_IMPL(snapmla, CPU, m) {
+// The same functions serve both dispatch keys: the library itself routes CPU views to the
+// reference and CUDA views to the kernels.
+static void register_impls(torch::Library& m) {
   m.impl("quantize_query", &quantize_query);
   m.impl("append_kv", &append_kv);
   m.impl("fetch_dequant", &fetch_dequant);
@@ -281,11 +283,5 @@ TORCH_LIBRARY_IMPL(snapmla, CPU, m) {
   m.impl("decode_bf16", &decode_bf16);
 }
 
-TORCH_LIBRARY_IMPL(snapmla, CUDA, m) {
-  m.impl("quantize_query", &quantize_query);
-  m.impl("append_kv", &append_kv);
-  m.impl("fetch_dequant", &fetch_dequant);
-  m.impl("plan_decode", &plan_decode);
-  m.impl("decode_fp8", &decode_fp8);
-  m.impl("decode_bf16", &decode_bf16);
-}
+TORCH_LIBRARY_IMPL(snapmla, CPU, m) { register_impls(m); }
+TORCH_LIBRARY_IMPL(snapmla, CUDA, m) { register_impls(m); }

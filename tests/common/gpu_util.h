@@ -1,4 +1,5 @@
-// Helpers of the GPU tests: checked CUDA calls, RAII device buffers, NaN poisoning, CUDA views.
+// Helpers of the GPU tests: checked CUDA calls and RAII owners (common/cuda_host.h), typed
+// device buffers, NaN poisoning, CUDA views.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -10,14 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "common/cuda_host.h"
 #include "snapmla/tensor.h"
 
 namespace snapmla::testing {
 
-inline void cuda_ok(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
-}
-#define SNAPMLA_CUDA_OK(call) ::snapmla::testing::cuda_ok((call), #call)
+#define SNAPMLA_CUDA_OK(call) SNAPMLA_CUDA_CHECK(call)
 
 // Bit patterns used to poison memory: every one decodes to NaN in its format.
 inline constexpr std::uint8_t kNanE4m3 = 0x7f;
@@ -35,48 +34,25 @@ T nan_of() {
   }
 }
 
-// An owning device allocation of `n` elements of T.
+// An owning device allocation of `n` elements of T (common/cuda_host.h's DeviceBytes, typed).
 template <typename T>
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t n) : n_(n) {
-    if (n_ > 0) SNAPMLA_CUDA_OK(cudaMalloc(&ptr_, n_ * sizeof(T)));
-  }
+  explicit DeviceBuffer(std::size_t n) : bytes_(n * sizeof(T)) {}
   explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
-  ~DeviceBuffer() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(o.ptr_), n_(o.n_) { o.ptr_ = nullptr; o.n_ = 0; }
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-    if (this != &o) {
-      if (ptr_) cudaFree(ptr_);
-      ptr_ = o.ptr_; n_ = o.n_; o.ptr_ = nullptr; o.n_ = 0;
-    }
-    return *this;
-  }
 
-  T* get() const { return ptr_; }
-  std::size_t size() const { return n_; }
-  std::size_t bytes() const { return n_ * sizeof(T); }
+  T* get() const { return bytes_.as<T>(); }
+  std::size_t size() const { return bytes_.bytes() / sizeof(T); }
+  std::size_t bytes() const { return bytes_.bytes(); }
 
-  void upload(const std::vector<T>& host) {
-    if (host.size() != n_) throw std::runtime_error("DeviceBuffer::upload: size mismatch");
-    if (n_) SNAPMLA_CUDA_OK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    if (n_) SNAPMLA_CUDA_OK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
-    return host;
-  }
-  void fill(T value) { upload(std::vector<T>(n_, value)); }
+  void upload(const std::vector<T>& host) { bytes_.upload(host); }
+  std::vector<T> download() const { return bytes_.to_host<T>(); }
+  void fill(T value) { upload(std::vector<T>(size(), value)); }
   void poison_nan() { fill(nan_of<T>()); }
 
  private:
-  T* ptr_ = nullptr;
-  std::size_t n_ = 0;
+  cuda_host::DeviceBytes bytes_;
 };
 
 template <typename T>
@@ -84,17 +60,7 @@ TensorView cuda_view(const DeviceBuffer<T>& buf, DType dtype, std::initializer_l
   return TensorView::contiguous(buf.get(), dtype, shape, Device::cuda(0));
 }
 
-class StreamGuard {
- public:
-  StreamGuard() { SNAPMLA_CUDA_OK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~StreamGuard() { cudaStreamDestroy(s_); }
-  StreamGuard(const StreamGuard&) = delete;
-  StreamGuard& operator=(const StreamGuard&) = delete;
-  cudaStream_t get() const { return s_; }
-
- private:
-  cudaStream_t s_{};
-};
+using StreamGuard = cuda_host::Stream;
 
 inline void sync() { SNAPMLA_CUDA_OK(cudaDeviceSynchronize()); }
 

@@ -117,19 +117,18 @@ template <class F>
 bool supports(const DecodeParams& p) {
   // Every real row of a 16-row MMA tile must see the same tokens (pv.cuh masks V per warp).
   if (p.causal && p.s_q > 1 && p.h_q % kMmaM != 0) return false;
-  const auto aligned = aligned_to;
   if constexpr (F::kFp8) {
     static_assert(kChunkBytes == 16, "the loads fp8_inputs_16b_aligned checks");
     if (!fp8_inputs_16b_aligned(p)) return false;
   } else {
     // The bf16 cache and query rows: 16-byte loads (2-byte elements).
-    if (!aligned(p.kv_bf16, kChunkBytes) || !aligned(p.q_bf16, kChunkBytes)) return false;
+    if (!aligned_to(p.kv_bf16, kChunkBytes) || !aligned_to(p.q_bf16, kChunkBytes)) return false;
     for (int k = 0; k < 3; ++k)
       if (p.q_bf16_stride[k] % (kChunkBytes / 2) != 0) return false;
   }
   // out: 4 bf16 (8 bytes) per store (FP8; BF16 stores 2 x 4 bytes, same check).
   constexpr int kOutStoreElems = kPvDimsPerThread;
-  if (!aligned(p.out, kOutStoreElems * sizeof(std::uint16_t))) return false;
+  if (!aligned_to(p.out, kOutStoreElems * sizeof(std::uint16_t))) return false;
   for (int k = 0; k < 3; ++k)
     if (p.out_stride[k] % kOutStoreElems != 0) return false;
   return true;
