@@ -3,10 +3,10 @@
 
     cuobjdump -sass build/snapmla | scripts/sass_check.py decode_wgmma_kernel
 
-Prints, for every kernel whose name contains the argument, the tensor-core instructions (QGMMA: FP8 wgmma, HGMMA: BF16 wgmma) and the
-local-memory accesses (STL/LDL: register spills) inside its per-block loop, found as the
-innermost backward branch that encloses every QGMMA. Exits 1 when no kernel matches, or one has no
-QGMMA or HGMMA, or spills inside that loop.
+Prints, for every kernel whose name contains the argument, its tensor-core instructions
+(QGMMA: FP8 wgmma, HGMMA: BF16 wgmma) and the local-memory accesses (STL/LDL: register spills)
+inside its per-block loop, found as the innermost backward branch that encloses every QGMMA.
+Exits 1 when no kernel matches, or one has no QGMMA or HGMMA, or spills inside that loop.
 """
 import re
 import sys
