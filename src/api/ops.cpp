@@ -122,7 +122,11 @@ int default_num_sm_parts(Device device, int s_q, int h_q) {
 #if SNAPMLA_WITH_CUDA
   if (device.is_cuda() && device.index < kernels::device_count()) sms = kernels::device_sm_count(device.index);
 #endif
-  const int row_tiles = (s_q * h_q + 63) / 64;  // 64 query rows per CTA
+  const int rows = s_q * h_q;
+  // Up to 32 rows the narrow kernel runs two one-warpgroup CTAs per SM, each on its own part;
+  // above, one CTA per SM and per 64-row tile.
+  if (rows <= 32) return 2 * sms;
+  const int row_tiles = (rows + 63) / 64;
   const int parts = sms / (row_tiles > 0 ? row_tiles : 1);
   return parts > 0 ? parts : 1;
 }

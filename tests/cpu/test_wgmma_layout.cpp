@@ -13,7 +13,7 @@ namespace snapmla::kernels::decode_wgmma {
 namespace {
 
 TEST(WgmmaLayout, Sw128IsTheHardwareSwizzleOfItsColumnBlocks) {
-  for (int rows : {64}) {
+  for (int rows : {16, 32, 64}) {  // the narrow kernel's Q tiles and the 64-row tiles
     std::vector<int> hits(rows * kDimLatent, 0);
     for (int r = 0; r < rows; ++r)
       for (int k = 0; k < kDimLatent; ++k) {

@@ -29,6 +29,8 @@
 #include "kernels/sm90/decode_wgmma/components/pv.cuh"
 #include "kernels/sm90/decode_wgmma/components/qk.cuh"
 #include "kernels/sm90/decode_wgmma/components/transpose_v.cuh"
+#include "kernels/sm90/decode_narrow/config.h"
+#include "kernels/sm90/decode_narrow/kernel.h"
 #include "kernels/sm90/decode_wgmma/kernel.h"
 #include "sched/schedule.h"
 
@@ -170,8 +172,12 @@ inline bool launch(const DecodeParams& params, StreamHandle stream) {
   if (!supports(params)) return false;
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
-  if (rows <= kCompactMaxRows) launch_tiles<true>(params, stream, name);
-  else launch_tiles<false>(params, stream, name);
+  // Up to 32 rows: the narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
+  switch (decode_narrow::cols_for_rows(rows)) {
+    case 16: launch_decode_fp8_narrow16(params, stream); break;
+    case 32: launch_decode_fp8_narrow32(params, stream); break;
+    default: launch_tiles<false>(params, stream, name);
+  }
   return true;
 }
 

@@ -39,12 +39,12 @@ struct RowFinish {
   float inv_l;
   float lse2;
 };
-__device__ __forceinline__ RowFinish finish_row(const RowState& state, int i) {
+__device__ __forceinline__ RowFinish finish_row(float m, float l) {
   const float inf = __int_as_float(0x7f800000);
-  const float m = state.m[i], l = state.l[i];
   const bool empty = l == 0.0f && m == -inf;
   return {empty, empty ? 0.0f : __fdiv_rn(1.0f, l), empty ? -inf : m + log2f(l)};
 }
+__device__ __forceinline__ RowFinish finish_row(const RowState& state, int i) { return finish_row(state.m[i], state.l[i]); }
 
 struct BlockStep {
   float alpha[kRowsPerThread];   // rescale of O

@@ -19,66 +19,91 @@ using decode::cp_async_wait;
 
 inline constexpr int kContentChunksPerRow = kDimLatent / kChunkBytes;  // 32
 inline constexpr int kRopeChunksPerRow = 2 * kDimRope / kChunkBytes;   // 8
+inline constexpr int kScaleChunks = kTokensPerBlock * 4 / kChunkBytes;  // 16
 
+template <int kLoaderThreads = kThreads>
 __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
   auto* content = reinterpret_cast<std::uint32_t*>(st.content);
   auto* rope = reinterpret_cast<std::uint32_t*>(st.rope);
-  for (int k = threadIdx.x; k < int(sizeof(st.content) / 4); k += kThreads) content[k] = decode::kNanWordE4m3;
-  for (int k = threadIdx.x; k < int(sizeof(st.rope) / 4); k += kThreads) rope[k] = decode::kNanWordBf16;
-  for (int k = threadIdx.x; k < kTokensPerBlock; k += kThreads) st.scale[k] = __uint_as_float(decode::kNanWordF32);
+  const int tid = threadIdx.x;  // the CTA has kLoaderThreads threads
+  for (int k = tid; k < int(sizeof(st.content) / 4); k += kLoaderThreads) content[k] = decode::kNanWordE4m3;
+  for (int k = tid; k < int(sizeof(st.rope) / 4); k += kLoaderThreads) rope[k] = decode::kNanWordBf16;
+  for (int k = tid; k < kTokensPerBlock; k += kLoaderThreads) st.scale[k] = __uint_as_float(decode::kNanWordF32);
 }
 
-// Thread tid copies chunks k = tid + 256 i of the page: for the content (32 chunks a token) that
-// is token tid / 32 + 8 i, chunk tid % 32, so its row % 8 and hence its swizzled column are the
-// same for every i: one shared offset, stepped by 8 rows (1024 bytes) per i. Likewise for RoPE
-// (8 chunks a token: token tid / 8 + 32 i, stepped by 4096 bytes). Computed once per CTA.
-struct PageLoadOffsets {
-  int content;  // smem byte offset of the thread's first content chunk
-  int rope;     // and of its first RoPE chunk
+// Thread tid of the CTA's kLoaderThreads (256: the wgmma kernel, 128: the narrow kernel) copies chunks
+// k = tid + kLoaderThreads i of the page: for the content (32 chunks a token) that is token
+// tid / 32 + (kLoaderThreads / 32) i, chunk tid % 32. With 256 threads the token steps by 8 rows,
+// so its row % 8, hence its swizzled column, is the same for every i: one shared offset stepped
+// by 1024 bytes; with 128 threads it steps by 4 rows and alternates between two offsets. Likewise
+// for RoPE (8 chunks a token: token tid / 8 + (kLoaderThreads / 8) i, a multiple of 8 rows).
+// Computed once per CTA.
+template <int kLoaderThreads = kThreads>
+struct PageLoadPlan {
+  static constexpr int kContentRowsPerPass = kLoaderThreads / kContentChunksPerRow;  // 8 or 4
+  static constexpr int kContentOffsets = kContentRowsPerPass >= 8 ? 1 : 8 / kContentRowsPerPass;
+  static constexpr int kContentChunksPerThread = kTokensPerBlock * kContentChunksPerRow / kLoaderThreads;
+  static constexpr int kRopeRowsPerPass = kLoaderThreads / kRopeChunksPerRow;
+  static constexpr int kRopeChunksPerThread = kTokensPerBlock * kRopeChunksPerRow / kLoaderThreads;
+  static_assert(kContentRowsPerPass * kContentOffsets == 8 && kRopeRowsPerPass % 8 == 0);
+  static_assert(kLoaderThreads % kContentChunksPerRow == 0 && kLoaderThreads >= kTokensPerBlock * 4 / kChunkBytes);
+
+  int content[kContentOffsets];  // smem byte offsets of the thread's first content chunks
+  int rope;                      // and of its first RoPE chunk
+
+  __device__ __forceinline__ PageLoadPlan() {
+    const int tid = threadIdx.x;  // the CTA has kLoaderThreads threads
+#pragma unroll
+    for (int v = 0; v < kContentOffsets; ++v)
+      content[v] = sw128_offset(kTokensPerBlock, tid / kContentChunksPerRow + v * kContentRowsPerPass,
+                                (tid % kContentChunksPerRow) * kChunkBytes);
+    rope = sw128_offset(kTokensPerBlock, tid / kRopeChunksPerRow, (tid % kRopeChunksPerRow) * kChunkBytes);
+  }
+
+  // Issues the copies of physical page `page` into `st` (the caller commits the group).
+  __device__ __forceinline__ void issue(const DecodeParams& p, int page, PageStage& st) const {
+    if (page < 0 || page >= p.fp8_cache.num_pages) return fill_stage_nan<kLoaderThreads>(st);
+    const int tid = threadIdx.x;  // the CTA has kLoaderThreads threads
+    const long long token0 = static_cast<long long>(page) * kTokensPerBlock;
+    const std::uint8_t* src = p.fp8_cache.kv_fp8 + token0 * kDimLatent + tid * kChunkBytes;
+#pragma unroll
+    for (int i = 0; i < kContentChunksPerThread; ++i)
+      cp_async_16(&st.content[content[i % kContentOffsets] + (i / kContentOffsets) * kSw128AtomBytes],
+                  src + i * kLoaderThreads * kChunkBytes);
+    const auto* rope_src =
+        reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_rope + token0 * kDimRope) + tid * kChunkBytes;
+#pragma unroll
+    for (int i = 0; i < kRopeChunksPerThread; ++i)
+      cp_async_16(&st.rope[rope + i * kRopeRowsPerPass * kSw128RowBytes], rope_src + i * kLoaderThreads * kChunkBytes);
+    const auto* scale = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_scale + token0);
+    if (tid < kScaleChunks)
+      cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + tid * kChunkBytes, scale + tid * kChunkBytes);
+  }
 };
-inline constexpr int kContentChunksPerThread = kTokensPerBlock * kContentChunksPerRow / kThreads;  // 8
-inline constexpr int kRopeChunksPerThread = kTokensPerBlock * kRopeChunksPerRow / kThreads;        // 2
-inline constexpr int kScaleChunks = kTokensPerBlock * 4 / kChunkBytes;                            // 16
-static_assert(kThreads % kContentChunksPerRow == 0 && kThreads % kRopeChunksPerRow == 0);
+using PageLoadOffsets = PageLoadPlan<>;
 
-__device__ __forceinline__ PageLoadOffsets page_load_offsets() {
-  const int tid = threadIdx.x;
-  return {sw128_offset(kTokensPerBlock, tid / kContentChunksPerRow, (tid % kContentChunksPerRow) * kChunkBytes),
-          sw128_offset(kTokensPerBlock, tid / kRopeChunksPerRow, (tid % kRopeChunksPerRow) * kChunkBytes)};
-}
+__device__ __forceinline__ PageLoadOffsets page_load_offsets() { return PageLoadOffsets(); }
 
-// Issues the copies of physical page `page` into `st` (the caller commits the group).
 __device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, PageStage& st,
                                                 const PageLoadOffsets& off) {
-  if (page < 0 || page >= p.fp8_cache.num_pages) return fill_stage_nan(st);
-  const long long token0 = static_cast<long long>(page) * kTokensPerBlock;
-  const std::uint8_t* content = p.fp8_cache.kv_fp8 + token0 * kDimLatent + threadIdx.x * kChunkBytes;
-#pragma unroll
-  for (int i = 0; i < kContentChunksPerThread; ++i)
-    cp_async_16(&st.content[off.content + i * (kThreads / kContentChunksPerRow) * kSw128RowBytes],
-                content + i * kThreads * kChunkBytes);
-  const auto* rope =
-      reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_rope + token0 * kDimRope) + threadIdx.x * kChunkBytes;
-#pragma unroll
-  for (int i = 0; i < kRopeChunksPerThread; ++i)
-    cp_async_16(&st.rope[off.rope + i * (kThreads / kRopeChunksPerRow) * kSw128RowBytes], rope + i * kThreads * kChunkBytes);
-  const auto* scale = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_scale + token0);
-  if (threadIdx.x < kScaleChunks)
-    cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + threadIdx.x * kChunkBytes, scale + threadIdx.x * kChunkBytes);
+  off.issue(p, page, st);
 }
 
 // The tile's query rows (padding rows are zero) and per-row state of request b, at their tile
-// rows (config.h: compact tiles spread 32 rows over the slot-0 rows).
-template <bool kCompact>
-__device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
-                                                SharedStorage& sm) {
+// rows: tile row j holds request row row0 + query_row_of_tile(j), or padding where that is < 0
+// (config.h: compact tiles spread 32 rows over the slot-0 rows; the narrow kernel keeps them in
+// order). Smem: any storage with q_content / q_rope (SW128 tiles of kTileRows rows),
+// row_factor, visible, max_visible and min_visible; the CTA has kLoaderThreads threads.
+template <int kTileRows, int kLoaderThreads, class Smem, class TileRowMap>
+__device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, int row0, int length, Smem& sm,
+                                                TileRowMap query_row_of_tile) {
   const int rows = p.s_q * p.h_q;
   const auto query_row = [&](int tile_row) {  // request row of a tile row, or rows (padding)
-    const int q = query_row_of(kCompact, tile_row);
+    const int q = query_row_of_tile(tile_row);
     return q < 0 ? rows : row0 + q;
   };
   constexpr int kRowChunks = kContentChunksPerRow + kRopeChunksPerRow;  // 40
-  for (int k = threadIdx.x; k < kRowsPerCta * kRowChunks; k += kThreads) {
+  for (int k = threadIdx.x; k < kTileRows * kRowChunks; k += kLoaderThreads) {
     const int j = k / kRowChunks, c = k % kRowChunks, row = query_row(j);
     uint4 v = make_uint4(0, 0, 0, 0);
     if (row < rows) {
@@ -92,11 +117,11 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
       }
     }
     std::uint8_t* dst = c < kContentChunksPerRow
-                            ? &sm.q_content[sw128_offset(kRowsPerCta, j, c * kChunkBytes)]
-                            : &sm.q_rope[sw128_offset(kRowsPerCta, j, (c - kContentChunksPerRow) * kChunkBytes)];
+                            ? &sm.q_content[sw128_offset(kTileRows, j, c * kChunkBytes)]
+                            : &sm.q_rope[sw128_offset(kTileRows, j, (c - kContentChunksPerRow) * kChunkBytes)];
     *reinterpret_cast<uint4*>(dst) = v;
   }
-  if (threadIdx.x < kRowsPerCta) {
+  if (threadIdx.x < kTileRows) {
     const int j = threadIdx.x, row = query_row(j);
     float factor = 0.0f;
     int visible = 0;
@@ -111,7 +136,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
   }
   if (threadIdx.x == 0) {
     int max_visible = 0, min_visible = length;
-    for (int j = 0; j < kRowsPerCta && row0 + j < rows; ++j) {  // the tile's request rows
+    for (int j = 0; j < kTileRows && row0 + j < rows; ++j) {  // the tile's request rows
       const int v = max(visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal), 0);
       max_visible = max(max_visible, v);
       min_visible = min(min_visible, v);
@@ -119,6 +144,13 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     sm.max_visible = max_visible;
     sm.min_visible = min(min_visible, max_visible);
   }
+}
+
+template <bool kCompact>
+__device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
+                                                SharedStorage& sm) {
+  load_query_rows<kRowsPerCta, kThreads>(p, b, row0, length, sm,
+                                         [](int tile_row) { return query_row_of(kCompact, tile_row); });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -1,0 +1,127 @@
+// Step 4: O^T = O^T * alpha + unmult * (V^T @ P8^T) over the 8 dim tiles of 64. A = V^T comes
+// from registers: per k-step (32 tokens), ldmatrix.x4.trans reads the warp's 16-dim chunk of
+// token rows 0..31 from the page (lane l gives the address of token row l; 16-bit transposes of
+// byte pairs) and two byte permutes (selectors 0x6420 / 0x7531) split each dim pair, which gives
+// the fragment order of config.h. B = P8^T (SW64). Each tile's block product starts from zero
+// and is folded into O in fp32 as the emulation does (two-level accumulation); tile m + 1 runs
+// on the tensor cores while tile m is folded.
+//
+// Tokens at or past n_hi (the most any row sees in this page) are zeroed in the fragments: P8 is
+// zero there and the NaN poison of page tails must not reach the product (0 x NaN). Tokens in
+// [n_lo, n_hi) are seen by some rows only (causal s_q > 1): their e4m3 NaN codes are zeroed, so
+// a NaN token cannot reach a row that does not see it (decode_wgmma/components/transpose_v.cuh
+// says why the rows that see it still come out NaN).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sm90/decode_narrow/components/mma.cuh"
+#include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
+#include "kernels/sm90/decode_tc/components/warp_mma.cuh"
+
+namespace snapmla::kernels::decode_narrow {
+
+template <int kCols>
+using OutputAcc = float[kDimTiles][kCols / 2];  // o[m][4 j + 2 i + e]: dim pv_out_dim(m, w, g, i), row 8 j + 2 t + e
+
+// Byte masks for the fragments of a tail page: byte b of registers 2 h, 2 h + 1 of k-step ks
+// holds token 32 ks + pv_a_token(t, 2 h, b).
+struct FragmentMasks {
+  std::uint32_t keep[kPvKSteps][2];      // 0xff for tokens < n_hi
+  std::uint32_t sanitize[kPvKSteps][2];  // 0x80 for tokens >= n_lo (NaN codes zeroed)
+};
+
+__device__ __forceinline__ FragmentMasks fragment_masks(int t, int n_lo, int n_hi) {
+  FragmentMasks f;
+#pragma unroll
+  for (int ks = 0; ks < kPvKSteps; ++ks)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      f.keep[ks][h] = 0u;
+      f.sanitize[ks][h] = 0u;
+#pragma unroll
+      for (int b = 0; b < 4; ++b) {
+        const int tok = 32 * ks + pv_a_token(t, 2 * h, b);
+        if (tok < n_hi) f.keep[ks][h] |= 0xffu << (8 * b);
+        if (tok >= n_lo) f.sanitize[ks][h] |= 0x80u << (8 * b);
+      }
+    }
+  return f;
+}
+
+__device__ __forceinline__ std::uint32_t mask_fragment(std::uint32_t w, std::uint32_t keep, std::uint32_t sanitize) {
+  const std::uint32_t nan_bits = ((w & 0x7f7f7f7fu) + 0x01010101u) & sanitize;  // e4m3 NaN: S.1111.111
+  return w & keep & ~((nan_bits >> 7) * 0xffu);
+}
+
+template <int kCols>
+__device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, const PageStage& st, int n_lo, int n_hi,
+                                              const BlockStep<kCols>& step, OutputAcc<kCols>& o) {
+  constexpr int kRegs = kCols / 2;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, t = lane % 4;
+  // ldmatrix row address of lane l: token row l of the k-step, 16-byte chunk 4 m + warp of the
+  // SW128 page (column block m / 2, chunk (4 (m % 2) + warp) ^ (l % 8) in the 128-byte row).
+  const std::uint32_t row_base = smem_u32(st.content) + lane * decode_wgmma::kSw128RowBytes;
+  std::uint32_t swizzled[2];
+#pragma unroll
+  for (int v = 0; v < 2; ++v) swizzled[v] = ((4 * v + warp) ^ (lane % 8)) * kChunkBytes;
+  const bool tail = n_lo < kTokensPerBlock;  // CTA-uniform
+  FragmentMasks masks{};
+  if (tail) masks = fragment_masks(t, n_lo, n_hi);
+
+  std::uint32_t a[2][kPvKSteps][4];
+  float part[2][kRegs];
+  const std::uint32_t p8 = smem_u32(sm.p8);
+  const auto issue = [&](int m) {
+    std::uint32_t(&frag)[kPvKSteps][4] = a[m % 2];
+#pragma unroll
+    for (int ks = 0; ks < kPvKSteps; ++ks) {
+      std::uint32_t r[4];
+      decode_tc::ldsm_x4_trans(row_base + ks * 32 * decode_wgmma::kSw128RowBytes +
+                                   (m / 2) * kTokensPerBlock * decode_wgmma::kSw128RowBytes + swizzled[m % 2],
+                               r);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        frag[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
+        frag[ks][2 * h + 1] = __byte_perm(r[2 * h], r[2 * h + 1], 0x7531);  // dim 2 g + 1
+        if (tail) {
+          frag[ks][2 * h] = mask_fragment(frag[ks][2 * h], masks.keep[ks][h], masks.sanitize[ks][h]);
+          frag[ks][2 * h + 1] = mask_fragment(frag[ks][2 * h + 1], masks.keep[ks][h], masks.sanitize[ks][h]);
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < 4; ++k) cute::warpgroup_fence_operand(frag[ks][k]);
+    }
+    float(&d)[kRegs] = part[m % 2];
+    fence_operands(d);
+    cute::warpgroup_arrive();
+#pragma unroll
+    for (int ks = 0; ks < kPvKSteps; ++ks) pv_step<kCols>(frag[ks], sw64_desc(p8 + ks * 32), d, ks > 0);
+    cute::warpgroup_commit_batch();
+  };
+  // O * 1 is O exactly: when no row of the warp rescales, skip the multiply.
+  bool rescales = false;
+#pragma unroll
+  for (int c = 0; c < kColsPerThread<kCols>; ++c) rescales |= step.alpha[c] != 1.0f;
+  const bool rescale = __any_sync(0xffffffffu, rescales);
+  issue(0);
+#pragma unroll
+  for (int m = 0; m < kDimTiles; ++m) {
+    if (m + 1 < kDimTiles) {
+      issue(m + 1);
+      cute::warpgroup_wait<1>();
+    } else {
+      cute::warpgroup_wait<0>();
+    }
+    float(&d)[kRegs] = part[m % 2];
+    fence_operands(d);
+#pragma unroll
+    for (int k = 0; k < kRegs; ++k) {
+      const int c = 2 * (k / 4) + k % 2;  // the column of register k
+      const float pv = __fmul_rn(step.unmult[c], d[k]);
+      o[m][k] = rescale ? __fadd_rn(__fmul_rn(o[m][k], step.alpha[c]), pv) : __fadd_rn(o[m][k], pv);
+    }
+  }
+}
+
+}  // namespace snapmla::kernels::decode_narrow

@@ -1,0 +1,69 @@
+// Step 2: S^T[64 tokens, kCols rows] of one page, A = the page (SW128, 64 token rows), B = Q
+// (SW128, kCols rows). As in the wgmma kernel (its qk.cuh says why), each e4m3 k-step starts from
+// zero in one of kQkStaging staging accumulators and is added into the fp32 scores while the
+// next ones run; the bf16 RoPE chain is staged once.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sm90/decode_narrow/components/mma.cuh"
+#include "kernels/sm90/decode_narrow/components/shared_storage.cuh"
+
+namespace snapmla::kernels::decode_narrow {
+
+using decode_wgmma::kContentKStepBytes;
+using decode_wgmma::kContentKSteps;
+using decode_wgmma::kRopeKStepBytes;
+using decode_wgmma::kRopeKSteps;
+using decode_wgmma::kSw128RowBytes;
+
+template <int kCols>
+inline constexpr int kQkStaging = kCols == 16 ? 4 : 2;  // tensor-core groups in flight
+
+template <int kCols>
+__device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, const PageStage& st,
+                                               float (&acc)[kCols / 2]) {
+  constexpr int kRegs = kCols / 2, kStaging = kQkStaging<kCols>;
+  float part[kStaging][kRegs];
+#pragma unroll
+  for (int i = 0; i < kRegs; ++i) {
+    acc[i] = 0.0f;
+#pragma unroll
+    for (int b = 0; b < kStaging; ++b) part[b][i] = 0.0f;
+  }
+  const std::uint32_t k_content = smem_u32(st.content), k_rope = smem_u32(st.rope);
+  const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
+  constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4 k-steps per 128-byte column block
+  constexpr int kGroups = kContentKSteps + 1;                          // + the RoPE chain
+  const auto add = [&](float(&stage)[kRegs]) {
+    fence_operands(stage);
+#pragma unroll
+    for (int i = 0; i < kRegs; ++i) acc[i] = __fadd_rn(acc[i], stage[i]);
+  };
+#pragma unroll
+  for (int grp = 0; grp < kGroups; ++grp) {
+    float(&stage)[kRegs] = part[grp % kStaging];
+    fence_operands(stage);
+    cute::warpgroup_arrive();
+    if (grp < kContentKSteps) {
+      const int kb = grp / kStepsPerBlock, k_byte = (grp % kStepsPerBlock) * kContentKStepBytes;
+      qk_content<kCols>(sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte),
+                        sw128_desc(q_content + kb * kCols * kSw128RowBytes + k_byte), stage, false);
+    } else {
+#pragma unroll
+      for (int ks = 0; ks < kRopeKSteps; ++ks)
+        qk_rope<kCols>(sw128_desc(k_rope + ks * kRopeKStepBytes), sw128_desc(q_rope + ks * kRopeKStepBytes), stage,
+                       ks > 0);
+    }
+    cute::warpgroup_commit_batch();
+    if (grp >= kStaging - 1) {
+      cute::warpgroup_wait<kStaging - 1>();  // group grp - (kStaging - 1) is done; the later ones run on
+      add(part[(grp + 1) % kStaging]);
+    }
+  }
+  cute::warpgroup_wait<0>();
+#pragma unroll
+  for (int grp = kGroups - (kStaging - 1); grp < kGroups; ++grp) add(part[grp % kStaging]);
+}
+
+}  // namespace snapmla::kernels::decode_narrow

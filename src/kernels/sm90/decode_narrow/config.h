@@ -1,0 +1,56 @@
+// Tiling of the narrow FP8 decode kernel (kernel.cuh): the query rows sit in the wgmma N
+// dimension ("heads in N", HOPPER.md "Small head counts"), for s_q * h_q <= 32 rows.
+//
+// One CTA = one warpgroup (128 threads) = one schedule part x all kCols query rows (16 or 32;
+// rows past s_q * h_q are padding), two CTAs per SM. Per 64-token page, warp w, lane (g, t):
+//   QK  S^T[64 tokens, kCols rows] = K (A: the page, SW128) x Q^T (B: SW128, kCols rows)
+//       wgmma m64nNk32 e4m3 (16 content k-steps) + m64nNk16 bf16 (4 RoPE k-steps); the thread
+//       holds tokens 16 w + g + 8 i and rows 8 j + 2 t + e (the accumulator layout).
+//   PV  O^T[512 dims, kCols rows] += V^T (A: registers) x P8^T (B: SW64, kCols rows x 64 tokens)
+//       8 dim tiles of 64, each 2 k-steps of wgmma m64nNk32 e4m3.
+// Compared with 64-row tiles this does no work for padding rows, keeps the softmax inside one
+// warpgroup and needs no shared-memory V^T: ldmatrix.trans reads the A fragments of V^T straight
+// from the page (pv.cuh). The price is an order: within each warp's 16 dims and each 32-token
+// k-step the fragments permute the M (dims) and K (tokens) indices, see below; P8's token order
+// and the epilogue's dims follow.
+#pragma once
+
+#include "common/host_device.h"
+#include "kernels/sm90/decode_wgmma/config.h"
+
+namespace snapmla::kernels::decode_narrow {
+
+using decode_wgmma::kChunkBytes;
+using decode_wgmma::kTokensPerBlock;
+
+inline constexpr int kThreads = 128;  // one warpgroup
+inline constexpr int kWarps = kThreads / 32;
+inline constexpr int kCtasPerSm = 2;  // ~109 KB of shared memory each
+inline constexpr int kStages = 2;     // one page in flight while one is used
+inline constexpr int kDimTiles = kDimLatent / 64;  // PV M tiles
+inline constexpr int kPvKSteps = kTokensPerBlock / 32;
+
+// The query-row counts the kernel is built for, and the one serving `rows` (0: none).
+inline constexpr int kMaxCols = 32;
+SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows <= kMaxCols ? 32 : 0; }
+
+// PV's A fragment (m64 x k32 e4m3, registers): lane (g, t) of warp w holds registers r = 0..3,
+// r even for M row g and odd for M row g + 8, bytes k = 16 (r / 2) + 4 t + 0..3. ldmatrix.trans
+// of the page's token rows 0..31 of the k-step (16 dims = one 16-byte chunk per row) plus two
+// byte permutes fill them with:
+//   M row g     <- dim 2 g of the warp's 16,   M row g + 8 <- dim 2 g + 1
+//   byte b of register r <- token 16 (r / 2) + 8 (b / 2) + 2 t + b % 2 of the k-step
+SNAPMLA_HD constexpr int pv_a_dim(int g, int r) { return 2 * g + r % 2; }
+SNAPMLA_HD constexpr int pv_a_token(int t, int r, int b) { return 16 * (r / 2) + 8 * (b / 2) + 2 * t + b % 2; }
+SNAPMLA_HD constexpr int pv_a_k(int t, int r, int b) { return 16 * (r / 2) + 4 * t + b; }
+// So P8 holds token `tok` (0..63) of a row at PV k index (byte) p8_k_of_token(tok): within each
+// 16 tokens, token 8 a + 2 c + e sits at byte 4 c + 2 a + e.
+SNAPMLA_HD constexpr int p8_k_of_token(int tok) {
+  const int in = tok % 16;
+  return 16 * (tok / 16) + 4 * ((in % 8) / 2) + 2 * (in / 8) + in % 2;
+}
+static_assert(p8_k_of_token(pv_a_token(3, 3, 2)) == pv_a_k(3, 3, 2));
+// And O^T's M row 16 w + g + 8 i of dim tile m is dim 64 m + 16 w + 2 g + i.
+SNAPMLA_HD constexpr int pv_out_dim(int tile, int warp, int g, int i) { return 64 * tile + 16 * warp + 2 * g + i; }
+
+}  // namespace snapmla::kernels::decode_narrow

@@ -1,0 +1,119 @@
+// The narrow FP8 split-KV decode kernel for s_q * h_q <= 32 query rows (SnapMLA arithmetic,
+// docs/numerics.md): the rows sit in the wgmma N dimension (config.h), so no tensor-core work,
+// softmax or fold is spent on padding rows, and V^T never goes through shared memory.
+//
+// Grid: (schedule part); 128 threads = one warpgroup; two CTAs per SM (the planner gives
+// two parts per SM to such shapes, api default_num_sm_parts), so one CTA's tensor-core work
+// overlaps the other's softmax. Each CTA reads its PartRange and walks its segments exactly as
+// the other decode kernels (and the CPU reference) do. Per 64-token block (one page):
+//   1. load      wait for page blk, then cp.async page blk + 1 into the other stage
+//                (decode_wgmma/components/load.cuh)
+//   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 per k-step   (qk.cuh)
+//   3. softmax   online max / sum over the 4 warps, P8^T to shared memory      (softmax_p.cuh)
+//   4. PV        O^T += V^T P8^T, V^T fragments from the page by ldmatrix       (pv.cuh)
+//   5. epilogue  out/lse or partial_o/partial_lse                              (epilogue.cuh)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "kernels/common/cuda_utils.cuh"
+#include "kernels/sm90/decode_narrow/components/epilogue.cuh"
+#include "kernels/sm90/decode_narrow/components/pv.cuh"
+#include "kernels/sm90/decode_narrow/components/qk.cuh"
+#include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
+#include "kernels/sm90/decode_narrow/kernel.h"
+#include "kernels/sm90/decode_wgmma/components/load.cuh"
+#include "sched/schedule.h"
+
+namespace snapmla::kernels::decode_narrow {
+
+using Loader = decode_wgmma::PageLoadPlan<kThreads>;
+using decode_wgmma::cp_async_commit;
+using decode_wgmma::cp_async_wait;
+using decode_wgmma::fence_view_async_shared;
+
+// `ring`: the stage of the segment's first page; it runs on across the segments of a part.
+template <int kCols>
+__device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowStorage<kCols>& sm, int b,
+                                                int block_begin, int block_end, int split, const Loader& loader,
+                                                int& ring) {
+  const int length = p.lengths[b];
+  const std::int32_t* table = p.block_table + b * p.block_table_stride;
+  if (block_begin < block_end) loader.issue(p, table[block_begin], sm.stage[ring]);
+  cp_async_commit();
+  decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm, [](int tile_row) { return tile_row; });
+  fence_view_async_shared();  // q tiles: generic writes, wgmma reads
+  __syncthreads();
+
+  const float inf = __int_as_float(0x7f800000);
+  RowState<kCols> state;
+#pragma unroll
+  for (int c = 0; c < kColsPerThread<kCols>; ++c) { state.m[c] = -inf; state.l[c] = 0.0f; }
+  OutputAcc<kCols> o;
+#pragma unroll
+  for (int m = 0; m < kDimTiles; ++m)
+#pragma unroll
+    for (int k = 0; k < kCols / 2; ++k) o[m][k] = 0.0f;
+
+  for (int blk = block_begin; blk < block_end; ++blk) {
+    const int s = (ring + blk - block_begin) % kStages;
+    cp_async_wait<0>();         // page blk has landed (this thread's copies)
+    fence_view_async_shared();  // the page: cp.async writes, wgmma reads
+    // Page blk visible to all; every warp is past block blk - 1, so its stage is free again.
+    __syncthreads();
+    if (blk + 1 < block_end) loader.issue(p, table[blk + 1], sm.stage[(s + 1) % kStages]);
+    cp_async_commit();
+    const PageStage& st = sm.stage[s];
+    const int n_hi = tokens_in_block(sm.max_visible, blk);  // CTA-uniform
+    if (n_hi > 0) {
+      float acc[kCols / 2];
+      compute_scores<kCols>(sm, st, acc);                                                 // 2. QK
+      const BlockStep<kCols> step = softmax_and_p<kCols>(sm, st, blk, acc, state);        // 3.
+      accumulate_pv<kCols>(sm, st, tokens_in_block(sm.min_visible, blk), n_hi, step, o);  // 4. PV
+    }
+  }
+  cp_async_wait<0>();
+  ring = (ring + block_end - block_begin) % kStages;
+
+  const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
+  write_segment<kCols>(p, b, split, single, state, o);  // 5. epilogue
+  __syncthreads();  // q and the row state are reset by the next segment
+}
+
+template <int kCols>
+__global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(const DecodeParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
+  const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
+  auto& sm = *reinterpret_cast<NarrowStorage<kCols>*>(smem_raw + pad);
+  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
+  const Loader loader;
+  int ring = 0;
+  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
+    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
+    const int begin = r == part.begin_req ? part.begin_block : 0;
+    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
+    process_segment<kCols>(p, sm, r, begin, end, part.first_split + (r - part.begin_req), loader, ring);
+  }
+}
+
+// The caller (the wgmma kernel's launch) has checked alignment and that s_q * h_q <= kCols.
+template <int kCols>
+void launch_cols(const DecodeParams& params, StreamHandle stream) {
+  const char* name = "decode_fp8_narrow kernel launch";
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), name);
+  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
+  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
+  if (bit == 0 || !(configured.load() & bit)) {
+    cuda_check(cudaFuncSetAttribute(decode_narrow_kernel<kCols>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    kSmemBytes<kCols>),
+               name);
+    configured.fetch_or(bit);
+  }
+  decode_narrow_kernel<kCols><<<params.num_parts, kThreads, kSmemBytes<kCols>, to_stream(stream)>>>(params);
+  check_launch(name);
+}
+
+}  // namespace snapmla::kernels::decode_narrow

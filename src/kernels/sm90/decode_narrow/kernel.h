@@ -1,0 +1,14 @@
+// Host entries of the narrow FP8 decode kernel (kernel.cuh), one per query-row count it is built
+// for. Plain C++. The wgmma kernel's launch (launch_decode_fp8_wgmma) routes s_q * h_q <= 32 here
+// after its own checks; these do not check alignment again.
+#pragma once
+
+#include "kernels/params.h"
+
+namespace snapmla::kernels {
+
+// s_q * h_q <= 16 and <= 32 query rows; same outputs as launch_decode_fp8 (combine is separate).
+void launch_decode_fp8_narrow16(const DecodeParams& params, StreamHandle stream);
+void launch_decode_fp8_narrow32(const DecodeParams& params, StreamHandle stream);
+
+}  // namespace snapmla::kernels
