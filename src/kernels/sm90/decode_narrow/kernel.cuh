@@ -45,6 +45,14 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
   decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm, [](int tile_row) { return tile_row; });
   fence_view_async_shared();  // q tiles: generic writes, wgmma reads
   __syncthreads();
+  // 16 rows: the row constants stay in registers for the segment; 32 rows: re-read every block
+  // (registers are short there).
+  constexpr bool kRowConstsInRegisters = kCols == 16;
+  RowConsts<kCols> rc;
+  if constexpr (kRowConstsInRegisters) rc = row_consts(sm);
+  // The page id of the block after the current one is read a block ahead, so that issuing its
+  // copies does not wait for a global load.
+  int next_page = block_begin + 1 < block_end ? table[block_begin + 1] : 0;
 
   const float inf = __int_as_float(0x7f800000);
   RowState<kCols> state;
@@ -62,14 +70,16 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
     fence_view_async_shared();  // the page: cp.async writes, wgmma reads
     // Page blk visible to all; every warp is past block blk - 1, so its stage is free again.
     __syncthreads();
-    if (blk + 1 < block_end) loader.issue(p, table[blk + 1], sm.stage[(s + 1) % kStages]);
+    if (blk + 1 < block_end) loader.issue(p, next_page, sm.stage[(s + 1) % kStages]);
     cp_async_commit();
+    if (blk + 2 < block_end) next_page = table[blk + 2];
     const PageStage& st = sm.stage[s];
     const int n_hi = tokens_in_block(sm.max_visible, blk);  // CTA-uniform
     if (n_hi > 0) {
       float acc[kCols / 2];
       compute_scores<kCols>(sm, st, acc);                                                 // 2. QK
-      const BlockStep<kCols> step = softmax_and_p<kCols>(sm, st, blk, acc, state);        // 3.
+      if constexpr (!kRowConstsInRegisters) rc = row_consts(sm);
+      const BlockStep<kCols> step = softmax_and_p<kCols>(sm, st, blk, rc, acc, state);        // 3.
       accumulate_pv<kCols>(sm, st, tokens_in_block(sm.min_visible, blk), n_hi, step, o);  // 4. PV
     }
   }

@@ -69,17 +69,23 @@ __device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, co
   FragmentMasks masks{};
   if (tail) masks = fragment_masks(t, n_lo, n_hi);
 
-  std::uint32_t a[2][kPvKSteps][4];
+  // ldmatrix of tile m + 2 is issued while tile m is folded, so that its latency is hidden by
+  // the time tile m + 2 is permuted and multiplied.
+  std::uint32_t raw[2][kPvKSteps][4], a[2][kPvKSteps][4];
   float part[2][kRegs];
   const std::uint32_t p8 = smem_u32(sm.p8);
+  const auto load_raw = [&](int m) {
+#pragma unroll
+    for (int ks = 0; ks < kPvKSteps; ++ks)
+      decode_tc::ldsm_x4_trans(row_base + ks * 32 * decode_wgmma::kSw128RowBytes +
+                                   (m / 2) * kTokensPerBlock * decode_wgmma::kSw128RowBytes + swizzled[m % 2],
+                               raw[m % 2][ks]);
+  };
   const auto issue = [&](int m) {
     std::uint32_t(&frag)[kPvKSteps][4] = a[m % 2];
 #pragma unroll
     for (int ks = 0; ks < kPvKSteps; ++ks) {
-      std::uint32_t r[4];
-      decode_tc::ldsm_x4_trans(row_base + ks * 32 * decode_wgmma::kSw128RowBytes +
-                                   (m / 2) * kTokensPerBlock * decode_wgmma::kSw128RowBytes + swizzled[m % 2],
-                               r);
+      const std::uint32_t(&r)[4] = raw[m % 2][ks];
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         frag[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
@@ -104,11 +110,14 @@ __device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, co
 #pragma unroll
   for (int c = 0; c < kColsPerThread<kCols>; ++c) rescales |= step.alpha[c] != 1.0f;
   const bool rescale = __any_sync(0xffffffffu, rescales);
+  load_raw(0);
   issue(0);
+  load_raw(1);
 #pragma unroll
   for (int m = 0; m < kDimTiles; ++m) {
+    if (m + 1 < kDimTiles) issue(m + 1);
+    if (m + 2 < kDimTiles) load_raw(m + 2);
     if (m + 1 < kDimTiles) {
-      issue(m + 1);
       cute::warpgroup_wait<1>();
     } else {
       cute::warpgroup_wait<0>();

@@ -19,6 +19,8 @@ using decode_wgmma::kSw128RowBytes;
 
 template <int kCols>
 inline constexpr int kQkStaging = kCols == 16 ? 4 : 2;  // tensor-core groups in flight
+// e4m3 k-steps chained in the tensor core before each fp32 promotion.
+inline constexpr int kKStepsPerPromotion = 1;
 
 template <int kCols>
 __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, const PageStage& st,
@@ -34,7 +36,8 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
   const std::uint32_t k_content = smem_u32(st.content), k_rope = smem_u32(st.rope);
   const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
   constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4 k-steps per 128-byte column block
-  constexpr int kGroups = kContentKSteps + 1;                          // + the RoPE chain
+  constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
+  constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
   const auto add = [&](float(&stage)[kRegs]) {
     fence_operands(stage);
 #pragma unroll
@@ -45,10 +48,14 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
     float(&stage)[kRegs] = part[grp % kStaging];
     fence_operands(stage);
     cute::warpgroup_arrive();
-    if (grp < kContentKSteps) {
-      const int kb = grp / kStepsPerBlock, k_byte = (grp % kStepsPerBlock) * kContentKStepBytes;
-      qk_content<kCols>(sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte),
-                        sw128_desc(q_content + kb * kCols * kSw128RowBytes + k_byte), stage, false);
+    if (grp < kContentGroups) {
+#pragma unroll
+      for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
+        const int step = grp * kKStepsPerPromotion + kk;
+        const int kb = step / kStepsPerBlock, k_byte = (step % kStepsPerBlock) * kContentKStepBytes;
+        qk_content<kCols>(sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte),
+                          sw128_desc(q_content + kb * kCols * kSw128RowBytes + k_byte), stage, kk > 0);
+      }
     } else {
 #pragma unroll
       for (int ks = 0; ks < kRopeKSteps; ++ks)

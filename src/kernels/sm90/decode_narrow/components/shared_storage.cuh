@@ -24,9 +24,9 @@ struct NarrowStorage {
   alignas(kTileAlign) std::uint8_t q_content[kCols * kDimLatent];
   alignas(kTileAlign) std::uint8_t q_rope[kCols * 2 * kDimRope];
   alignas(kTileAlign) std::uint8_t p8[kCols * kTokensPerBlock];
-  float red_max[kWarps][kCols];
-  float red_pmax[kWarps][kCols];
-  float red_sum[kWarps][kCols];
+  alignas(16) float red_max[kCols][kWarps];  // [row][warp]: a row's 4 values are one float4
+  alignas(16) float red_pmax[kCols][kWarps];
+  alignas(16) float red_sum[kCols][kWarps];
   float row_factor[kCols];  // q_scale * scale_log2
   int visible[kCols];       // tokens each row sees (0: padding row)
   int max_visible;          // over the real rows

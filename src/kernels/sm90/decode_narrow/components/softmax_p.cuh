@@ -35,6 +35,24 @@ struct RowState {
   float l[kColsPerThread<kCols>];  // running sum of unquantized p
 };
 
+// A segment's constants of the thread's rows, kept in registers.
+template <int kCols>
+struct RowConsts {
+  int visible[kColsPerThread<kCols>];    // tokens the row sees (0: padding row)
+  float factor[kColsPerThread<kCols>];   // q_scale * scale_log2
+};
+template <int kCols>
+__device__ __forceinline__ RowConsts<kCols> row_consts(const NarrowStorage<kCols>& sm) {
+  const int t = threadIdx.x % 4;
+  RowConsts<kCols> rc;
+#pragma unroll
+  for (int c = 0; c < kColsPerThread<kCols>; ++c) {
+    rc.visible[c] = sm.visible[col_of(c, t)];
+    rc.factor[c] = sm.row_factor[col_of(c, t)];
+  }
+  return rc;
+}
+
 template <int kCols>
 struct BlockStep {
   float alpha[kColsPerThread<kCols>];   // rescale of O
@@ -49,10 +67,21 @@ __device__ __forceinline__ float reduce_over_g(float v, Op op) {
   return v;
 }
 
+// nan_sticky_max (common/quant_rules.h) of P' values, which are +0, positive or NaN (p >= +0 and
+// the cache's scales s[t] >= +0): on those, the float order is the order of the bit patterns as
+// unsigned integers, and every NaN pattern is above +inf, so one integer max does it.
+__device__ __forceinline__ float nonneg_nan_sticky_max(float a, float b) {
+  return __uint_as_float(max(__float_as_uint(a), __float_as_uint(b)));
+}
+
+__device__ __forceinline__ float4 load_float4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+
 template <int kCols>
 __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& sm, const PageStage& st, int block,
-                                                          const float (&acc)[kCols / 2], RowState<kCols>& state) {
+                                                          const RowConsts<kCols>& rc, const float (&acc)[kCols / 2],
+                                                          RowState<kCols>& state) {
   constexpr int kC = kColsPerThread<kCols>;
+  static_assert(kWarps == 4, "the exchange reads the 4 warps' values of a row as one float4");
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
   const float inf = __int_as_float(0x7f800000);
   int tok[2];
@@ -63,12 +92,8 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
     s[i] = st.scale[tok[i]];
   }
   int n[kC];
-  float factor[kC];
 #pragma unroll
-  for (int c = 0; c < kC; ++c) {
-    n[c] = tokens_in_block(sm.visible[col_of(c, t)], block);
-    factor[c] = sm.row_factor[col_of(c, t)];
-  }
+  for (int c = 0; c < kC; ++c) n[c] = tokens_in_block(rc.visible[c], block);
 
   // Scores and the block max of each row.
   float x[kC][2], block_max[kC];
@@ -77,11 +102,11 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
     block_max[c] = -inf;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      x[c][i] = __fmul_rn(__fmul_rn(acc[acc_reg(c, i)], factor[c]), s[i]);
+      x[c][i] = __fmul_rn(__fmul_rn(acc[acc_reg(c, i)], rc.factor[c]), s[i]);
       if (tok[i] < n[c]) block_max[c] = fmaxf(block_max[c], x[c][i]);  // fmax: NaN-ignoring like the reference
     }
     block_max[c] = reduce_over_g(block_max[c], [](float a, float b) { return fmaxf(a, b); });
-    if (g == 0) sm.red_max[warp][col_of(c, t)] = block_max[c];
+    if (g == 0) sm.red_max[col_of(c, t)][warp] = block_max[c];
   }
   __syncthreads();
 
@@ -89,10 +114,8 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
   float m_new[kC], pv[kC][2], pv_max[kC], p_sum[kC];
 #pragma unroll
   for (int c = 0; c < kC; ++c) {
-    float bm = sm.red_max[0][col_of(c, t)];
-#pragma unroll
-    for (int w = 1; w < kWarps; ++w) bm = fmaxf(bm, sm.red_max[w][col_of(c, t)]);
-    m_new[c] = fmaxf(state.m[c], bm);
+    const float4 bm = load_float4(sm.red_max[col_of(c, t)]);
+    m_new[c] = fmaxf(state.m[c], fmaxf(fmaxf(bm.x, bm.y), fmaxf(bm.z, bm.w)));
     pv_max[c] = 0.0f;
     p_sum[c] = 0.0f;
 #pragma unroll
@@ -100,17 +123,26 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
       const bool seen = tok[i] < n[c];
       const float p = seen ? exp2f(x[c][i] - m_new[c]) : 0.0f;
       pv[c][i] = seen ? __fmul_rn(p, s[i]) : 0.0f;
-      if (seen) pv_max[c] = nan_sticky_max(pv_max[c], pv[c][i]);
+      pv_max[c] = nonneg_nan_sticky_max(pv_max[c], pv[c][i]);  // an unseen token adds +0
       p_sum[c] = __fadd_rn(p_sum[c], p);
     }
-    pv_max[c] = reduce_over_g(pv_max[c], [](float a, float b) { return nan_sticky_max(a, b); });
+    pv_max[c] = reduce_over_g(pv_max[c], nonneg_nan_sticky_max);
     p_sum[c] = reduce_over_g(p_sum[c], [](float a, float b) { return __fadd_rn(a, b); });
     if (g == 0) {
-      sm.red_pmax[warp][col_of(c, t)] = pv_max[c];
-      sm.red_sum[warp][col_of(c, t)] = p_sum[c];
+      sm.red_pmax[col_of(c, t)][warp] = pv_max[c];
+      sm.red_sum[col_of(c, t)][warp] = p_sum[c];
     }
   }
   __syncthreads();
+
+  // The P8 scale of each row: two divisions, computed by one lane group g per column (lane
+  // (g, t) for column g % kC of t) and passed on by shuffles.
+  PvScale own;
+  {
+    const int c = g % kC;
+    const float4 pm = load_float4(sm.red_pmax[col_of(c, t)]);
+    own = pv_scale_from_max(nonneg_nan_sticky_max(nonneg_nan_sticky_max(pm.x, pm.y), nonneg_nan_sticky_max(pm.z, pm.w)));
+  }
 
   // Row state, P8. Lanes g and g ^ 1 hold adjacent P8 bytes (config.h): they swap codes and the
   // even one stores the pair of token slot 0, the odd one that of slot 1.
@@ -118,20 +150,17 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
 #pragma unroll
   for (int c = 0; c < kC; ++c) {
     const int col = col_of(c, t);
+    const float mult_c = __shfl_sync(0xffffffffu, own.mult, 4 * c + t);
+    const float unmult_c = __shfl_sync(0xffffffffu, own.unmult, 4 * c + t);
     float mult = 0.0f;
     step.alpha[c] = 1.0f;
     step.unmult[c] = 0.0f;
     if (n[c] > 0) {
-      float sum = sm.red_sum[0][col], pmax = sm.red_pmax[0][col];
-#pragma unroll
-      for (int w = 1; w < kWarps; ++w) {
-        sum = __fadd_rn(sum, sm.red_sum[w][col]);
-        pmax = nan_sticky_max(pmax, sm.red_pmax[w][col]);
-      }
+      const float4 sums = load_float4(sm.red_sum[col]);
+      const float sum = __fadd_rn(__fadd_rn(__fadd_rn(sums.x, sums.y), sums.z), sums.w);
       step.alpha[c] = exp2f(state.m[c] - m_new[c]);  // 0 on the first block (m = -inf)
-      const PvScale scale = pv_scale_from_max(pmax);
-      step.unmult[c] = scale.unmult;
-      mult = scale.mult;
+      step.unmult[c] = unmult_c;
+      mult = mult_c;
       state.l[c] = __fadd_rn(__fmul_rn(state.l[c], step.alpha[c]), sum);
       state.m[c] = m_new[c];
     }
