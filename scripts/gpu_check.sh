@@ -3,8 +3,8 @@
 #   1. build, unless a build (e.g. one carried from a machine with gtest and friends) exists
 #   2. ctest -L gpu
 #   3. compute-sanitizer memcheck and racecheck on small GPU test cases
-#   4. the SASS of the wgmma FP8 decode kernel: QGMMA and HGMMA present, no local memory in the
-#      per-block loop (cuobjdump; scripts/sass_check.py)
+#   4. the SASS of the wgmma and narrow FP8 decode kernels: QGMMA and HGMMA present, no local
+#      memory in the per-block loop (cuobjdump; scripts/sass_check.py)
 #   5. ./build/snapmla (the demo) and ./build/snapmla bench, default (wgmma FP8, tensor-core
 #      BF16) and with the opt-in mma.sync tensor-core kernels (skipped when the tool is missing)
 # and a summary table last. Logs go to $OUT (if set) or build/gpu_check_logs.
@@ -53,10 +53,11 @@ if [ -x "$SANITIZER" ]; then
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_step" --gtest_filter="$MEMCHECK_FILTER"
   step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
-  # The wgmma FP8 kernel launched directly on small cases of test_decode_kernels_gpu.cpp's grid:
-  # case16..19 = h3 s_q 1 padding rows, h3 s_q 4, h3 s_q 2 causal (mixed visibility), h20 s_q 4
-  # causal (a full and a compact tile).
-  WGMMA_SMALL=$(printf 'Shapes/DecodeTcGrid.Wgmma*/case%s:' 16 17 18 19)
+  # The wgmma FP8 kernels launched directly on small cases of test_decode_kernels_gpu.cpp's grid:
+  # case1 = h16 s_q 2 causal (the narrow kernel, 32 rows, mixed visibility), case16..18 = h3
+  # s_q 1 padding rows, h3 s_q 4, h3 s_q 2 causal (the narrow kernel, 16 rows), case19 = h20 s_q 4
+  # causal (the 64-row kernel, a full and a partial tile).
+  WGMMA_SMALL=$(printf 'Shapes/DecodeTcGrid.Wgmma*/case%s:' 1 16 17 18 19)
   step memcheck_decode_wgmma "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter="${WGMMA_SMALL}DecodeWgmmaGpu.Serves*"
   # case1*: eleven grid cases (h_q 1..128, s_q 1..4, causal) on the default kernels (wgmma FP8,
@@ -79,6 +80,7 @@ fi
 CUOBJDUMP=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
 if [ -x "$CUOBJDUMP" ] && [ -x "$BUILD/snapmla" ]; then
   step sass_wgmma bash -c "'$CUOBJDUMP' -sass '$BUILD/snapmla' | python3 scripts/sass_check.py decode_wgmma_kernel"
+  step sass_narrow bash -c "'$CUOBJDUMP' -sass '$BUILD/snapmla' | python3 scripts/sass_check.py decode_narrow_kernel"
 fi
 
 if [ -x "$BUILD/snapmla" ]; then

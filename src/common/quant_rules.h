@@ -39,9 +39,14 @@ struct PvScale {
   float unmult;  // applied to the PV GEMM result
 };
 
-SNAPMLA_HD PvScale pv_scale_from_max(float p_scaled_max) {
+// The maximum the scale is taken from: p_scaled_max, raised to the floor (NaN stays NaN).
+SNAPMLA_HD float pv_scale_max(float p_scaled_max) {
   const float kFloor = 7.888609052210118e-31f;  // 2^-100
-  const float m = p_scaled_max > kFloor ? p_scaled_max : (p_scaled_max != p_scaled_max ? p_scaled_max : kFloor);
+  return p_scaled_max > kFloor ? p_scaled_max : (p_scaled_max != p_scaled_max ? p_scaled_max : kFloor);
+}
+
+SNAPMLA_HD PvScale pv_scale_from_max(float p_scaled_max) {
+  const float m = pv_scale_max(p_scaled_max);
   return {kE4M3Max / m, m / kE4M3Max};
 }
 

@@ -2,7 +2,6 @@
 // checked on the host: each is a permutation of its tile that keeps 16-byte chunks whole, and
 // equals the hardware's swizzle of the row-major tile (SW128: address bits [4,7) ^= bits [7,10);
 // SW64: bits [4,6) ^= bits [7,9)), which is what the wgmma descriptors tell the tensor cores.
-// Also the compact-tile row mapping.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -43,20 +42,6 @@ TEST(WgmmaLayout, Sw64IsTheHardwareSwizzleOfTheTransposedTile) {
       ASSERT_EQ(off % 4, k % 4);  // a 4-token word of one dim stays whole (the transpose's stores)
     }
   for (int h : hits) ASSERT_EQ(h, 1);
-}
-
-TEST(WgmmaLayout, CompactTilesPutEveryRealRowInSlotZero) {
-  std::vector<int> seen(kCompactMaxRows, 0);
-  for (int t = 0; t < kRowsPerCta; ++t) {
-    const int q = query_row_of(true, t);
-    EXPECT_EQ(q >= 0, t % 16 < 8) << "tile row " << t;  // slot 0 = rows g of each warp's 16
-    if (q < 0) continue;
-    ASSERT_LT(q, kCompactMaxRows);
-    ++seen[q];
-    EXPECT_EQ(tile_row_of(true, q), t);
-  }
-  for (int s : seen) EXPECT_EQ(s, 1);
-  for (int t = 0; t < kRowsPerCta; ++t) EXPECT_EQ(query_row_of(false, t), t);
 }
 
 }  // namespace

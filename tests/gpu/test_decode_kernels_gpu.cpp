@@ -171,7 +171,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DecodeTcGrid, ::testing::ValuesIn(grid()),
 // A NaN token makes exactly the rows that see it NaN (causal: only the last query token sees the
 // last token), and nothing else.
 TEST(DecodeTcGpu, NanTokenReachesOnlyRowsThatSeeIt) {
-  // s_q 4 x 16 heads: a full 64-row tile; s_q 2 x 16 heads: a compact wgmma tile (32 rows).
+  // s_q 4 x 16 heads: a full 64-row tile; s_q 2 x 16 heads: the narrow kernel (32 rows) on wgmma.
   for (const int s_q : {4, 2}) {
     const Case c{"nan token", 2, s_q, 16, {130, 64}, true, 0};
     ref::HostProblem problem = testing::make_problem(c, 99);

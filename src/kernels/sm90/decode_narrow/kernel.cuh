@@ -53,6 +53,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
   // The page id of the block after the current one is read a block ahead, so that issuing its
   // copies does not wait for a global load.
   int next_page = block_begin + 1 < block_end ? table[block_begin + 1] : 0;
+  const int max_visible = sm.max_visible, min_visible = sm.min_visible;  // CTA-uniform
 
   const float inf = __int_as_float(0x7f800000);
   RowState<kCols> state;
@@ -74,13 +75,13 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
     cp_async_commit();
     if (blk + 2 < block_end) next_page = table[blk + 2];
     const PageStage& st = sm.stage[s];
-    const int n_hi = tokens_in_block(sm.max_visible, blk);  // CTA-uniform
+    const int n_hi = tokens_in_block(max_visible, blk);
     if (n_hi > 0) {
       float acc[kCols / 2];
       compute_scores<kCols>(sm, st, acc);                                                 // 2. QK
       if constexpr (!kRowConstsInRegisters) rc = row_consts(sm);
       const BlockStep<kCols> step = softmax_and_p<kCols>(sm, st, blk, rc, acc, state);        // 3.
-      accumulate_pv<kCols>(sm, st, tokens_in_block(sm.min_visible, blk), n_hi, step, o);  // 4. PV
+      accumulate_pv<kCols>(sm, st, tokens_in_block(min_visible, blk), n_hi, step, o);  // 4. PV
     }
   }
   cp_async_wait<0>();

@@ -59,20 +59,6 @@ inline constexpr int kSw64RowBytes = 64;
 inline constexpr int kSw64AtomBytes = 8 * kSw64RowBytes;     // 512: the SBO of SW64 tiles
 inline constexpr int kContentBlocks = kDimLatent / kSw128RowBytes;  // 4 column blocks of 128 B
 
-// Compact tiles (s_q * h_q <= 32): query row r of the tile sits at tile row 16 (r / 8) + r % 8,
-// so every real row is row g (slot 0) of its warp's 16 and the rows g + 8 (slot 1) are padding:
-// a thread computes one row instead of two in the softmax, the QK promotion, the PV fold and
-// the epilogue, and the critical path of a block (one warp's chain of those) halves.
-inline constexpr int kCompactMaxRows = 32;
-template <bool kCompact>
-inline constexpr int kSlots = kCompact ? 1 : 2;
-// Tile row of query row r of the tile, and back (-1: a padding slot).
-SNAPMLA_HD constexpr int tile_row_of(bool compact, int r) { return compact ? 16 * (r / 8) + r % 8 : r; }
-SNAPMLA_HD constexpr int query_row_of(bool compact, int t) {
-  return !compact ? t : (t % 16 < 8 ? 8 * (t / 16) + t % 8 : -1);
-}
-static_assert(query_row_of(true, tile_row_of(true, 31)) == 31 && query_row_of(true, 8) == -1);
-
 // Byte offset of (row r, byte k) in an SW128 K-major tile of `rows` rows (k < 512).
 SNAPMLA_HD constexpr int sw128_offset(int rows, int r, int k) {
   return (k / kSw128RowBytes) * rows * kSw128RowBytes + r * kSw128RowBytes +

@@ -14,9 +14,7 @@
 //   4. PV         each warpgroup: 64 rows x 256 dims, P8 from registers      (pv.cuh)
 //   5. epilogue   out/lse or partial_o/partial_lse                          (epilogue.cuh)
 // O lives in registers (128 fp32 a thread). One CTA per SM (~207 KB of shared memory).
-// Two instantiations: full tiles, and compact tiles for s_q * h_q <= 32, where every real row
-// is slot 0 of its warp and a thread computes one row (config.h). Warps holding only padding
-// rows take part in the warpgroup MMAs and skip the rest.
+// launch() serves s_q * h_q <= 32 rows with the narrow kernel instead (src/kernels/sm90/decode_narrow).
 #pragma once
 
 #include <atomic>
@@ -38,8 +36,7 @@ namespace snapmla::kernels::decode_wgmma {
 
 // The geometry decode_tc's softmax step expects (its Tiling): 4 row groups of 16 rows (the
 // warps of a warpgroup), 2 splits of 32 tokens (the warpgroups), P8 in natural token order,
-// one or two row slots a thread (config.h, compact tiles).
-template <bool kCompact>
+// two row slots a thread.
 struct SoftmaxTiling {
   struct Fmt {
     static constexpr bool kFp8 = true;
@@ -50,17 +47,16 @@ struct SoftmaxTiling {
   static constexpr int kQkTokensPerWarp = kQkTokensPerWarpgroup;
   static constexpr int kQkNTiles = decode_wgmma::kQkNTiles;
   static constexpr bool kP8NaturalOrder = true;
-  static constexpr int kSlots = decode_wgmma::kSlots<kCompact>;
+  static constexpr int kSlots = 2;
 };
 
 // `ring`: the stage of the segment's first page; it runs on across the segments of a part.
-template <bool kCompact>
 __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedStorage& sm, int b, int block_begin,
                                                 int block_end, int split, const PageLoadOffsets& off, int& ring) {
   const int row0 = blockIdx.y * kRowsPerCta;
   const int wg = threadIdx.x / kWarpgroupThreads, warp = (threadIdx.x / kWarpThreads) % 4;
   // Warps whose rows are all padding (s_q * h_q < 64) only take part in the MMAs.
-  const bool live = kCompact ? 8 * warp < p.s_q * p.h_q : row0 + 16 * warp < p.s_q * p.h_q;
+  const bool live = row0 + 16 * warp < p.s_q * p.h_q;
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
 
@@ -71,14 +67,14 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
     if (block_begin + k < block_end) issue_page_load(p, table[block_begin + k], sm.stage[(ring + k) % kStages], off);
     cp_async_commit();
   }
-  load_query_tile<kCompact>(p, b, row0, length, sm);
+  load_query_tile(p, b, row0, length, sm);
   fence_view_async_shared();  // q tiles: generic writes, wgmma reads
   __syncthreads();
 
   const float inf = __int_as_float(0x7f800000);
   decode_tc::RowState state;
 #pragma unroll
-  for (int i = 0; i < kRowsPerThread; ++i) { state.m[i] = -inf; state.l[i] = 0.0f; }  // slot 1 unused if compact
+  for (int i = 0; i < kRowsPerThread; ++i) { state.m[i] = -inf; state.l[i] = 0.0f; }
   OutputAcc o;
 #pragma unroll
   for (int c = 0; c < kPvChunks; ++c)
@@ -102,25 +98,24 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
       // 2. QK, with the V^T pieces run between its tensor-core groups
       VTransposer vt{st, sm, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi};
       ScoreAcc acc;
-      compute_scores<kCompact>(sm, st, wg, live, acc, [&](int grp) {
+      compute_scores(sm, st, wg, live, acc, [&](int grp) {
         if (grp < kTransposePieces) vt.piece(grp);
       });
       BlockStep step{{1.0f, 1.0f}, {0.0f, 0.0f}, {0, 0}};
-      if (live) step = decode_tc::softmax_and_p<SoftmaxTiling<kCompact>>(sm, st, blk, warp, wg, acc, state);  // 3.
+      if (live) step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);  // 3.
       fence_view_async_shared();  // vt: generic writes, wgmma reads
       __syncthreads();            // vt and the P8 of both warpgroups complete
-      accumulate_pv<kCompact>(sm, wg, live, step, o);                                                           // 4. PV
+      accumulate_pv(sm, wg, live, step, o);                                                           // 4. PV
     }
   }
   cp_async_wait<0>();
   ring = (ring + block_end - block_begin) % kStages;
 
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
-  write_segment<kCompact>(p, b, row0, wg, split, single, state, o);  // 5. epilogue
+  write_segment(p, b, row0, wg, split, single, state, o);  // 5. epilogue
   __syncthreads();  // q and the row state are reset by the next segment
 }
 
-template <bool kCompact>
 __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeParams p) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
@@ -128,14 +123,14 @@ __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeP
   auto& sm = *reinterpret_cast<SharedStorage*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
   const PageLoadOffsets off = page_load_offsets();
-  // P8 rows nobody writes (padding slots of compact tiles) feed the PV MMA as zeros.
+  // P8 rows nobody writes (warps of padding rows) feed the PV MMA as zeros.
   for (int k = threadIdx.x; k < int(sizeof(sm.p8) / 4); k += kThreads) reinterpret_cast<std::uint32_t*>(sm.p8)[k] = 0u;
   int ring = 0;
   for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
     if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
     const int begin = r == part.begin_req ? part.begin_block : 0;
     const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment<kCompact>(p, sm, r, begin, end, part.first_split + (r - part.begin_req), off, ring);
+    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), off, ring);
   }
 }
 
@@ -149,21 +144,20 @@ inline bool supports(const DecodeParams& p) {
   return true;
 }
 
-template <bool kCompact>
-void launch_tiles(const DecodeParams& params, StreamHandle stream, const char* name) {
+inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const char* name) {
   const int rows = params.s_q * params.h_q;
   int device = 0;
   cuda_check(cudaGetDevice(&device), name);
   static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
   const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
   if (bit == 0 || !(configured.load() & bit)) {
-    cuda_check(cudaFuncSetAttribute(decode_wgmma_kernel<kCompact>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    cuda_check(cudaFuncSetAttribute(decode_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     kSmemBytes),
                name);
     configured.fetch_or(bit);
   }
   const dim3 grid(params.num_parts, ceil_div(rows, kRowsPerCta));
-  decode_wgmma_kernel<kCompact><<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
+  decode_wgmma_kernel<<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
   check_launch(name);
 }
 
@@ -176,7 +170,7 @@ inline bool launch(const DecodeParams& params, StreamHandle stream) {
   switch (decode_narrow::cols_for_rows(rows)) {
     case 16: launch_decode_fp8_narrow16(params, stream); break;
     case 32: launch_decode_fp8_narrow32(params, stream); break;
-    default: launch_tiles<false>(params, stream, name);
+    default: launch_tiles(params, stream, name);
   }
   return true;
 }

@@ -23,6 +23,13 @@ __device__ __forceinline__ int tokens_in_block(int visible, int block) {
   return n < 0 ? 0 : (n > kTokensPerBlock ? kTokensPerBlock : n);
 }
 
+// nan_sticky_max (common/quant_rules.h) of P' values, which are +0, positive or NaN (p >= +0 and
+// the cache's scales s[t] >= +0): on those, the float order is the order of the bit patterns as
+// unsigned integers, and every NaN pattern is above +inf, so one integer max does it.
+__device__ __forceinline__ float nonneg_nan_sticky_max(float a, float b) {
+  return __uint_as_float(max(__float_as_uint(a), __float_as_uint(b)));
+}
+
 template <class Format>
 __device__ __forceinline__ void softmax_and_p(SharedStorage<Format>& sm, const PageStage<Format>& st, int block) {
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;

@@ -1,7 +1,8 @@
 // Step 2: S^T[64 tokens, kCols rows] of one page, A = the page (SW128, 64 token rows), B = Q
-// (SW128, kCols rows). As in the wgmma kernel (its qk.cuh says why), each e4m3 k-step starts from
-// zero in one of kQkStaging staging accumulators and is added into the fp32 scores while the
-// next ones run; the bf16 RoPE chain is staged once.
+// (SW128, kCols rows). As in the wgmma kernel (its qk.cuh says why), the e4m3 k-steps are
+// promoted to fp32: every kKStepsPerPromotion of them start from zero in one of kQkStaging
+// staging accumulators and are added into the fp32 scores while the next ones run; the bf16
+// RoPE chain is staged once.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,9 @@ using decode_wgmma::kSw128RowBytes;
 
 template <int kCols>
 inline constexpr int kQkStaging = kCols == 16 ? 4 : 2;  // tensor-core groups in flight
-// e4m3 k-steps chained in the tensor core before each fp32 promotion.
+// e4m3 k-steps chained in the tensor core before each fp32 promotion. Two measured 3 % faster
+// here, but moved the wgmma kernel's output further from the emulation than the tests allow
+// on one shape (docs/perf.md, v12), so both kernels promote every k-step.
 inline constexpr int kKStepsPerPromotion = 1;
 
 template <int kCols>

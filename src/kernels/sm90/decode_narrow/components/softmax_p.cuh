@@ -20,6 +20,7 @@
 
 namespace snapmla::kernels::decode_narrow {
 
+using decode::nonneg_nan_sticky_max;
 using decode::tokens_in_block;
 
 template <int kCols>
@@ -67,12 +68,6 @@ __device__ __forceinline__ float reduce_over_g(float v, Op op) {
   return v;
 }
 
-// nan_sticky_max (common/quant_rules.h) of P' values, which are +0, positive or NaN (p >= +0 and
-// the cache's scales s[t] >= +0): on those, the float order is the order of the bit patterns as
-// unsigned integers, and every NaN pattern is above +inf, so one integer max does it.
-__device__ __forceinline__ float nonneg_nan_sticky_max(float a, float b) {
-  return __uint_as_float(max(__float_as_uint(a), __float_as_uint(b)));
-}
 
 __device__ __forceinline__ float4 load_float4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 

@@ -23,6 +23,7 @@
 
 namespace snapmla::kernels::decode_tc {
 
+using decode::nonneg_nan_sticky_max;
 using decode::tokens_in_block;
 
 inline constexpr int kRowsPerThread = 2;  // g and g + 8 of the row group
@@ -62,9 +63,9 @@ __device__ __forceinline__ float quad_max(float v) {
   v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
   return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
 }
-__device__ __forceinline__ float quad_nan_max(float v) {
-  v = nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 1));
-  return nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 2));
+__device__ __forceinline__ float quad_nonneg_nan_max(float v) {
+  v = nonneg_nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 1));
+  return nonneg_nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 2));
 }
 __device__ __forceinline__ float quad_sum(float v) {
   v = __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 1));
@@ -132,13 +133,13 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
         const float p = seen ? exp2f(x[i][nt][e] - m_new[i]) : 0.0f;
         if constexpr (kFp8) {
           pv[i][nt][e] = seen ? __fmul_rn(p, st.scale[tok]) : 0.0f;
-          if (seen) pv_max[i] = nan_sticky_max(pv_max[i], pv[i][nt][e]);
+          pv_max[i] = nonneg_nan_sticky_max(pv_max[i], pv[i][nt][e]);  // an unseen token adds +0
         } else {
           pv[i][nt][e] = p;  // 0 for masked tokens
         }
         p_sum[i] = __fadd_rn(p_sum[i], p);
       }
-    if constexpr (kFp8) pv_max[i] = quad_nan_max(pv_max[i]);
+    if constexpr (kFp8) pv_max[i] = quad_nonneg_nan_max(pv_max[i]);
     p_sum[i] = quad_sum(p_sum[i]);
     if (t == 0) {
       if constexpr (kFp8) sm.red_pmax[split][row[i]] = pv_max[i];
@@ -146,6 +147,27 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
     }
   }
   group_barrier(barrier, T::kGroupThreads);
+
+  // The P8 scales (pv_scale_from_max): of the quad's four lanes, lane t divides for slot
+  // (t / 2) % kSlots, mult where t is even, unmult where odd, and the quad shares the quotients.
+  float scale_mult[T::kSlots], scale_unmult[T::kSlots];
+  if constexpr (kFp8) {
+    float pmax[T::kSlots];
+#pragma unroll
+    for (int i = 0; i < T::kSlots; ++i) {
+      pmax[i] = sm.red_pmax[0][row[i]];
+#pragma unroll
+      for (int k = 1; k < T::kSplits; ++k) pmax[i] = nonneg_nan_sticky_max(pmax[i], sm.red_pmax[k][row[i]]);
+    }
+    const float m = pv_scale_max((t / 2) % T::kSlots == 0 ? pmax[0] : pmax[T::kSlots - 1]);
+    const float quotient = t % 2 == 0 ? __fdiv_rn(kE4M3Max, m) : __fdiv_rn(m, kE4M3Max);
+    const int quad = lane & ~3;
+#pragma unroll
+    for (int i = 0; i < T::kSlots; ++i) {
+      scale_mult[i] = __shfl_sync(kFullMask, quotient, quad + 2 * i);
+      scale_unmult[i] = __shfl_sync(kFullMask, quotient, quad + 2 * i + 1);
+    }
+  }
 
   // Row state, P8.
 #pragma unroll
@@ -159,12 +181,8 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
       for (int k = 1; k < T::kSplits; ++k) sum = __fadd_rn(sum, sm.red_sum[k][row[i]]);
       step.alpha[i] = exp2f(state.m[i] - m_new[i]);  // 0 on the first block (m = -inf)
       if constexpr (kFp8) {
-        float pmax = sm.red_pmax[0][row[i]];
-#pragma unroll
-        for (int k = 1; k < T::kSplits; ++k) pmax = nan_sticky_max(pmax, sm.red_pmax[k][row[i]]);
-        const PvScale scale = pv_scale_from_max(pmax);
-        step.unmult[i] = scale.unmult;
-        mult = scale.mult;
+        step.unmult[i] = scale_unmult[i];
+        mult = scale_mult[i];
       } else {
         step.unmult[i] = 1.0f;
       }

@@ -14,17 +14,15 @@
 
 namespace snapmla::kernels::decode_wgmma {
 
-template <bool kCompact>
 __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int row0, int wg, int split, bool single,
                                               const decode_tc::RowState& state, const OutputAcc& o) {
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, g = lane / 4, t = lane % 4;
   const float inf = __int_as_float(0x7f800000);
 #pragma unroll
-  for (int i = 0; i < kSlots<kCompact>; ++i) {
-    const int q = query_row_of(kCompact, 16 * warp + g + 8 * i);
-    const int row = row0 + q;
-    if (q < 0 || row >= rows) continue;
+  for (int i = 0; i < kRowsPerThread; ++i) {
+    const int row = row0 + 16 * warp + g + 8 * i;
+    if (row >= rows) continue;
     const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
     const long long iq = row / p.h_q, h = row % p.h_q;
     const bool lse_writer = wg == 0 && t == 0;

@@ -91,8 +91,7 @@ __device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page,
 
 // The tile's query rows (padding rows are zero) and per-row state of request b, at their tile
 // rows: tile row j holds request row row0 + query_row_of_tile(j), or padding where that is < 0
-// (config.h: compact tiles spread 32 rows over the slot-0 rows; the narrow kernel keeps them in
-// order). Smem: any storage with q_content / q_rope (SW128 tiles of kTileRows rows),
+// (the wgmma and narrow kernels keep them in order). Smem: any storage with q_content / q_rope (SW128 tiles of kTileRows rows),
 // row_factor, visible, max_visible and min_visible; the CTA has kLoaderThreads threads.
 template <int kTileRows, int kLoaderThreads, class Smem, class TileRowMap>
 __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, int row0, int length, Smem& sm,
@@ -146,11 +145,9 @@ __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, in
   }
 }
 
-template <bool kCompact>
 __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
                                                 SharedStorage& sm) {
-  load_query_rows<kRowsPerCta, kThreads>(p, b, row0, length, sm,
-                                         [](int tile_row) { return query_row_of(kCompact, tile_row); });
+  load_query_rows<kRowsPerCta, kThreads>(p, b, row0, length, sm, [](int tile_row) { return tile_row; });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -21,10 +21,8 @@ using OutputAcc = float[kPvChunks][kPvChunkRegs];  // o[c][4 j + 2 i + e]: row 1
 
 // `live`: the warp holds real query rows; a warp of padding rows feeds zeros to the warpgroup's
 // MMAs and folds nothing.
-template <bool kCompact>
 __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, bool live, const BlockStep& step,
                                               OutputAcc& o) {
-  constexpr int kSlotCount = kSlots<kCompact>;  // compact tiles: slot 1 is padding, never folded
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4;
   std::uint32_t a[kPvKSteps][4];
   const std::uint32_t a_base =
@@ -54,7 +52,7 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, b
   // A row that sees nothing of the block has alpha = 1 and unmult = 0, and its block product is
   // finite (P8 = 0, V^T has no NaN where some row does not look), so the fold leaves it as it is,
   // as the reference does. O * 1 is O exactly: when no row of the warp rescales, skip it.
-  const bool rescale = __any_sync(0xffffffffu, step.alpha[0] != 1.0f || (kSlotCount > 1 && step.alpha[1] != 1.0f));
+  const bool rescale = __any_sync(0xffffffffu, step.alpha[0] != 1.0f || step.alpha[1] != 1.0f);
 #pragma unroll
   for (int k = 0; k < kPvChunkRegs; ++k) { part[0][k] = 0.0f; part[1][k] = 0.0f; }
   issue(0);
@@ -73,12 +71,11 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, b
 #pragma unroll
       for (int k = 0; k < kPvChunkRegs; ++k) {
         const int i = (k / 2) % 2;
-        if (i < kSlotCount) o[c][k] = __fadd_rn(__fmul_rn(o[c][k], step.alpha[i]), __fmul_rn(step.unmult[i], d[k]));
+        o[c][k] = __fadd_rn(__fmul_rn(o[c][k], step.alpha[i]), __fmul_rn(step.unmult[i], d[k]));
       }
     } else {
 #pragma unroll
-      for (int k = 0; k < kPvChunkRegs; ++k)
-        if ((k / 2) % 2 < kSlotCount) o[c][k] = __fadd_rn(o[c][k], __fmul_rn(step.unmult[(k / 2) % 2], d[k]));
+      for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = __fadd_rn(o[c][k], __fmul_rn(step.unmult[(k / 2) % 2], d[k]));
     }
   }
 }

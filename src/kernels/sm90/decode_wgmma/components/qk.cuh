@@ -8,9 +8,9 @@
 // Two-level accumulation: Hopper's FP8 tensor-core accumulator keeps fewer bits than fp32 (the
 // products of an instruction are aligned to the largest and truncated, the incoming accumulator
 // with them), so a chain of 16 e4m3 k-steps drifts from the emulation's fp32 dot product (LSE
-// errors of 1-2e-2 when chained, see docs/perf.md). Each e4m3 k-step therefore starts from zero
-// in one of kQkStaging staging accumulators and is added into acc in fp32 while the next ones
-// run; the bf16 RoPE chain (full fp32 accumulation) is staged once.
+// errors of 1-2e-2 when chained, see docs/perf.md). Every kKStepsPerPromotion e4m3 k-steps
+// therefore start from zero in one of kQkStaging staging accumulators and are added into acc in
+// fp32 while the next ones run; the bf16 RoPE chain (full fp32 accumulation) is staged once.
 #pragma once
 
 #include <cstdint>
@@ -23,21 +23,22 @@ namespace snapmla::kernels::decode_wgmma {
 inline constexpr int kQkNTiles = kQkTokensPerWarpgroup / 8;  // 4
 inline constexpr int kQkRegs = 4 * kQkNTiles;                // 16
 inline constexpr int kQkStaging = 2;                         // groups in flight (3 measured no faster, and spilled)
+// e4m3 k-steps chained in the tensor core before each fp32 promotion (docs/numerics.md). Two
+// measured 5-9 % faster, but put h_q = 16, s_q = 4 at rel L2 2.06e-3 from the emulation, over the
+// tests' 2e-3 (docs/perf.md, v12).
+inline constexpr int kKStepsPerPromotion = 1;
 using ScoreAcc = float[kQkNTiles][4];
 
-// Registers d[4 j + 2 i + e] of slot i < kSlots only (compact tiles: slot 1 is padding).
-template <bool kCompact>
 __device__ __forceinline__ void add_staged(float (&d)[kQkRegs], float (&part)[kQkRegs]) {
   fence_operands(part);
 #pragma unroll
-  for (int i = 0; i < kQkRegs; ++i)
-    if ((i / 2) % 2 < kSlots<kCompact>) d[i] = __fadd_rn(d[i], part[i]);
+  for (int i = 0; i < kQkRegs; ++i) d[i] = __fadd_rn(d[i], part[i]);
 }
 
 // `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
 // `live`: the warp holds real query rows (a warp of padding rows must take part in the
 // warpgroup's MMAs but skips the fp32 promotion: its scores are never used).
-template <bool kCompact, class Between>
+template <class Between>
 __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, bool live,
                                                ScoreAcc& acc, Between&& between) {
   float(&d)[kQkRegs] = reinterpret_cast<float(&)[kQkRegs]>(acc);
@@ -53,16 +54,21 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   const std::uint32_t k_content = smem_u32(st.content) + token_row * kSw128RowBytes;
   const std::uint32_t k_rope = smem_u32(st.rope) + token_row * kSw128RowBytes;
   constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4
-  constexpr int kGroups = kContentKSteps + 1;                          // + the RoPE chain
+  constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
+  constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
 #pragma unroll
   for (int grp = 0; grp < kGroups; ++grp) {
     float(&stage)[kQkRegs] = part[grp % kQkStaging];
     fence_operands(stage);
     cute::warpgroup_arrive();
-    if (grp < kContentKSteps) {
-      const int kb = grp / kStepsPerBlock, k_byte = (grp % kStepsPerBlock) * kContentKStepBytes;
-      qk_content(sw128_desc(q_content + kb * kRowsPerCta * kSw128RowBytes + k_byte),
-                 sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte), stage, false);
+    if (grp < kContentGroups) {
+#pragma unroll
+      for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
+        const int step = grp * kKStepsPerPromotion + kk;
+        const int kb = step / kStepsPerBlock, k_byte = (step % kStepsPerBlock) * kContentKStepBytes;
+        qk_content(sw128_desc(q_content + kb * kRowsPerCta * kSw128RowBytes + k_byte),
+                   sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte), stage, kk > 0);
+      }
     } else {
 #pragma unroll
       for (int ks = 0; ks < kRopeKSteps; ++ks)
@@ -72,13 +78,13 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
     between(grp);
     if (grp >= kQkStaging - 1) {
       cute::warpgroup_wait<kQkStaging - 1>();  // group grp - (kQkStaging - 1) is done; the later ones run on
-      if (live) add_staged<kCompact>(d, part[(grp + 1) % kQkStaging]);
+      if (live) add_staged(d, part[(grp + 1) % kQkStaging]);
     }
   }
   cute::warpgroup_wait<0>();
 #pragma unroll
   for (int grp = kGroups - (kQkStaging - 1); grp < kGroups; ++grp)
-    if (live) add_staged<kCompact>(d, part[grp % kQkStaging]);
+    if (live) add_staged(d, part[grp % kQkStaging]);
 }
 
 }  // namespace snapmla::kernels::decode_wgmma
