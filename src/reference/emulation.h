@@ -95,7 +95,8 @@ inline void apply_block(const TokenBlock& block, int first_token, const QueryRow
     const float* v = block.content[t];
     for (int d = 0; d < kDimLatent; ++d) acc[d] += w * v[d];
   }
-  for (int d = 0; d < kDimLatent; ++d) st.o[d] = st.o[d] * alpha + unmult * acc[d];
+  // One rounding for the product and the sum (the kernels' fma, kernels/common/block_fold.cuh).
+  for (int d = 0; d < kDimLatent; ++d) st.o[d] = std::fma(unmult, acc[d], st.o[d] * alpha);
   st.m = m_new;
 }
 

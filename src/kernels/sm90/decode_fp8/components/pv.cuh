@@ -10,6 +10,7 @@
 #include "kernels/sm90/decode_fp8/components/convert.cuh"
 #include "kernels/sm90/decode_fp8/components/shared_storage.cuh"
 #include "kernels/sm90/decode_fp8/components/softmax.cuh"
+#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode {
 
@@ -69,7 +70,7 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage<Format>& sm, c
     const float alpha = sm.alpha[row_base + r], unmult = sm.unmult[row_base + r];
 #pragma unroll
     for (int d = 0; d < kDimsPerThread; ++d)
-      o[r][d] = __fadd_rn(__fmul_rn(o[r][d], alpha), __fmul_rn(unmult, acc[r][d]));
+      o[r][d] = fold_block(o[r][d], alpha, unmult, acc[r][d]);
   }
 }
 

@@ -18,6 +18,7 @@
 #include "kernels/sm90/decode_narrow/components/mma.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
+#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode_narrow {
 
@@ -127,8 +128,8 @@ __device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, co
 #pragma unroll
     for (int k = 0; k < kRegs; ++k) {
       const int c = 2 * (k / 4) + k % 2;  // the column of register k
-      const float pv = __fmul_rn(step.unmult[c], d[k]);
-      o[m][k] = rescale ? __fadd_rn(__fmul_rn(o[m][k], step.alpha[c]), pv) : __fadd_rn(o[m][k], pv);
+      o[m][k] = rescale ? fold_block(o[m][k], step.alpha[c], step.unmult[c], d[k])
+                        : fold_block_unscaled(o[m][k], step.unmult[c], d[k]);
     }
   }
 }

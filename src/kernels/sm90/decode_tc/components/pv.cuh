@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "kernels/sm90/decode_tc/components/softmax_p.cuh"
+#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode_tc {
 
@@ -96,7 +97,7 @@ __device__ __forceinline__ void accumulate_pv_bf16(const SharedStorage<T>& sm, c
       const float c[kPvDimsPerThread] = {lo[2 * i], lo[2 * i + 1], hi[2 * i], hi[2 * i + 1]};
 #pragma unroll
       for (int k = 0; k < kPvDimsPerThread; ++k)
-        o[d][i][k] = __fadd_rn(__fmul_rn(o[d][i][k], step.alpha[i]), __fmul_rn(step.unmult[i], c[k]));
+        o[d][i][k] = fold_block(o[d][i][k], step.alpha[i], step.unmult[i], c[k]);
     }
   }
 }
@@ -148,7 +149,7 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage<T>& sm, const 
       const float c[kPvDimsPerThread] = {even[2 * i], odd[2 * i], even[2 * i + 1], odd[2 * i + 1]};
 #pragma unroll
       for (int k = 0; k < kPvDimsPerThread; ++k)
-        o[d][i][k] = __fadd_rn(__fmul_rn(o[d][i][k], step.alpha[i]), __fmul_rn(step.unmult[i], c[k]));
+        o[d][i][k] = fold_block(o[d][i][k], step.alpha[i], step.unmult[i], c[k]);
     }
   }
   }

@@ -3,7 +3,7 @@
 // once per block into the m64n32k32 A fragments with ldmatrix (rows 16 w + 0..15 per warp);
 // B = V^T (SW64, transpose_v.cuh). Each chunk's block product starts from zero and is folded
 // into O in fp32 as the emulation does (two-level accumulation: the tensor core sums 64 tokens,
-// O sums blocks with one rounding per multiply and add).
+// O sums blocks with fold_block, kernels/common/block_fold.cuh).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
 #include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
 #include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
+#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode_wgmma {
 
@@ -71,11 +72,11 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, b
 #pragma unroll
       for (int k = 0; k < kPvChunkRegs; ++k) {
         const int i = (k / 2) % 2;
-        o[c][k] = __fadd_rn(__fmul_rn(o[c][k], step.alpha[i]), __fmul_rn(step.unmult[i], d[k]));
+        o[c][k] = fold_block(o[c][k], step.alpha[i], step.unmult[i], d[k]);
       }
     } else {
 #pragma unroll
-      for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = __fadd_rn(o[c][k], __fmul_rn(step.unmult[(k / 2) % 2], d[k]));
+      for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = fold_block_unscaled(o[c][k], step.unmult[(k / 2) % 2], d[k]);
     }
   }
 }
