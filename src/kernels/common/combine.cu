@@ -1,13 +1,14 @@
 // combine: merges the partial results of requests with more than one split (docs/numerics.md
 // "Split-KV"), in the same order as ref::combine_splits:
 //   M = max_i lse2_i, S = sum_i exp2(lse2_i - M), lse2 = M + log2 S, O = sum_i exp2(lse2_i - lse2) O_i
-// Grid (request, group of 8 query rows), one warp per row: a small batch with many splits (b = 1
-// spread over every SM) still fills the GPU. Lane k of a warp holds the LSE and weight of
-// splits k, k + 32, ...; the sums run in split order (the reference's rounding) with the weights
-// broadcast by shuffles; each lane owns 16 of the 512 output values as four float4 (coalesced
-// 512-byte rows), and kSplitUnroll splits are loaded before they are added, so the loads of a
-// long split list overlap instead of queueing one latency each. Requests with a single split
-// exit at once: the split kernel wrote them.
+// Grid (request, group of 8 query rows, quarter of the 512 dims), one warp per row and quarter:
+// a small batch with many splits (b = 1 spread over every SM) still fills the GPU. Lane k of a
+// warp holds the LSE and weight of splits k, k + 32, ...; the sums run in split order (the
+// reference's rounding) with the weights broadcast by shuffles; each lane owns 4 of the
+// quarter's 128 output values (one float4, coalesced 512-byte rows), and kSplitUnroll splits are
+// loaded before they are added, so the loads of a long split list overlap instead of queueing
+// one latency each (b = 1: the combine was 2-3x the split kernel's time with one warp a row and
+// 4 splits in flight). Requests with a single split exit at once: the split kernel wrote them.
 #include <cstdint>
 
 #include "common/codecs.h"
@@ -20,8 +21,9 @@ namespace snapmla::kernels {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize);  // 4 float4: 16 values a lane
-constexpr int kSplitUnroll = 4;
+constexpr int kDimParts = 4;                                                // grid z
+constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize * kDimParts);  // 1 float4: 4 values a lane
+constexpr int kSplitUnroll = 16;
 constexpr unsigned kFullMask = 0xffffffffu;
 
 __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(DecodeParams p) {
@@ -32,6 +34,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(Dec
   const int row = blockIdx.y * kWarpsPerBlock + threadIdx.x / kWarpSize;
   if (count <= 1 || row >= rows) return;
   const int lane = threadIdx.x % kWarpSize;
+  const int dim0 = blockIdx.z * (kDimLatent / kDimParts);  // the quarter's first dim
   const float inf = __int_as_float(0x7f800000);
   const auto lse_of = [&](int k) { return p.partial_lse[static_cast<long long>(first + k) * rows + row]; };
 
@@ -61,7 +64,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(Dec
         for (int u = 0; u < kSplitUnroll; ++u) {
           if (k0 + u >= n) break;
           const float4* src = reinterpret_cast<const float4*>(
-              p.partial_o + (static_cast<long long>(first + base + k0 + u) * rows + row) * kDimLatent);
+              p.partial_o + (static_cast<long long>(first + base + k0 + u) * rows + row) * kDimLatent + dim0);
 #pragma unroll
           for (int j = 0; j < kVectorsPerLane; ++j) v[u][j] = src[lane + kWarpSize * j];
         }
@@ -84,13 +87,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(Dec
   std::uint16_t* out = p.out + r * p.out_stride[0] + i * p.out_stride[1] + h * p.out_stride[2];
 #pragma unroll
   for (int j = 0; j < kVectorsPerLane; ++j) {
-    const int d = 4 * (lane + kWarpSize * j);
+    const int d = dim0 + 4 * (lane + kWarpSize * j);
     out[d + 0] = bf16_from_float(o[j].x);
     out[d + 1] = bf16_from_float(o[j].y);
     out[d + 2] = bf16_from_float(o[j].z);
     out[d + 3] = bf16_from_float(o[j].w);
   }
-  if (lane == 0)
+  if (lane == 0 && blockIdx.z == 0)
     p.lse[r * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = lse2 == -inf ? inf : lse2 * kLn2;
 }
 
@@ -99,7 +102,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(Dec
 void launch_combine(const DecodeParams& params, StreamHandle stream) {
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || rows <= 0) return;
-  const dim3 grid(params.batch, ceil_div(rows, kWarpsPerBlock));
+  const dim3 grid(params.batch, ceil_div(rows, kWarpsPerBlock), kDimParts);
   combine_kernel<<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params);
   check_launch("combine kernel launch");
 }
