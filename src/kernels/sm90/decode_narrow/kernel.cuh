@@ -6,8 +6,7 @@
 // two parts per SM to such shapes, api default_num_sm_parts), so one CTA's tensor-core work
 // overlaps the other's softmax. Each CTA reads its PartRange and walks its segments exactly as
 // the other decode kernels (and the CPU reference) do. Per 64-token block (one page):
-//   1. load      wait for page blk, then cp.async page blk + 1 into the other stage
-//                (decode_wgmma/components/load.cuh)
+//   1. load      wait for page blk, then TMA page blk + 1 into the other stage  (load.cuh)
 //   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 per k-step   (qk.cuh)
 //   3. softmax   online max / sum over the 4 warps, P8^T to shared memory      (softmax_p.cuh)
 //   4. PV        O^T += V^T P8^T, V^T fragments from the page by ldmatrix       (pv.cuh)
@@ -16,32 +15,32 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+
+#include <cudaTypedefs.h>
 
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_narrow/components/epilogue.cuh"
+#include "kernels/sm90/decode_narrow/components/load.cuh"
 #include "kernels/sm90/decode_narrow/components/pv.cuh"
 #include "kernels/sm90/decode_narrow/components/qk.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
 #include "kernels/sm90/decode_narrow/kernel.h"
-#include "kernels/sm90/decode_wgmma/components/load.cuh"
 #include "sched/schedule.h"
 
 namespace snapmla::kernels::decode_narrow {
 
-using Loader = decode_wgmma::PageLoadPlan<kThreads>;
-using decode_wgmma::cp_async_commit;
-using decode_wgmma::cp_async_wait;
 using decode_wgmma::fence_view_async_shared;
 
-// `ring`: the stage of the segment's first page; it runs on across the segments of a part.
+// `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
+// run on across the segments of a part.
 template <int kCols>
-__device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowStorage<kCols>& sm, int b,
-                                                int block_begin, int block_end, int split, const Loader& loader,
-                                                int& ring) {
+__device__ __forceinline__ void process_segment(const DecodeParams& p, const PageMaps& maps, NarrowStorage<kCols>& sm,
+                                                int b, int block_begin, int block_end, int split, int& ring,
+                                                std::uint32_t& phases) {
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
-  if (block_begin < block_end) loader.issue(p, table[block_begin], sm.stage[ring]);
-  cp_async_commit();
+  if (block_begin < block_end) issue_page<kThreads>(p, maps, table[block_begin], sm.stage[ring], &sm.page_full[ring]);
   decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm, [](int tile_row) { return tile_row; });
   fence_view_async_shared();  // q tiles: generic writes, wgmma reads
   __syncthreads();
@@ -67,12 +66,14 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
 
   for (int blk = block_begin; blk < block_end; ++blk) {
     const int s = (ring + blk - block_begin) % kStages;
-    cp_async_wait<0>();         // page blk has landed (this thread's copies)
-    fence_view_async_shared();  // the page: cp.async writes, wgmma reads
-    // Page blk visible to all; every warp is past block blk - 1, so its stage is free again.
+    wait_page(sm.page_full, phases, s);  // page blk has landed (TMA)
+    fence_view_async_shared();           // or was filled with NaN by generic stores; wgmma reads it
+    // Every warp is past block blk - 1, so its stage is free again.
     __syncthreads();
-    if (blk + 1 < block_end) loader.issue(p, next_page, sm.stage[(s + 1) % kStages]);
-    cp_async_commit();
+    if (blk + 1 < block_end) {
+      const int next = (s + 1) % kStages;
+      issue_page<kThreads>(p, maps, next_page, sm.stage[next], &sm.page_full[next]);
+    }
     if (blk + 2 < block_end) next_page = table[blk + 2];
     const PageStage& st = sm.stage[s];
     const int n_hi = tokens_in_block(max_visible, blk);
@@ -84,7 +85,6 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
       accumulate_pv<kCols>(sm, st, tokens_in_block(min_visible, blk), n_hi, step, o);  // 4. PV
     }
   }
-  cp_async_wait<0>();
   ring = (ring + block_end - block_begin) % kStages;
 
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
@@ -93,26 +93,64 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, NarrowSto
 }
 
 template <int kCols>
-__global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(const DecodeParams p,
+                                                                                    const __grid_constant__ PageMaps maps) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<NarrowStorage<kCols>*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
-  const Loader loader;
+  init_page_barriers(sm.page_full, kStages);
+  __syncthreads();
   int ring = 0;
+  std::uint32_t phases = 0;
   for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
     if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
     const int begin = r == part.begin_req ? part.begin_block : 0;
     const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment<kCols>(p, sm, r, begin, end, part.first_split + (r - part.begin_req), loader, ring);
+    process_segment<kCols>(p, maps, sm, r, begin, end, part.first_split + (r - part.begin_req), ring, phases);
   }
 }
 
-// The caller (the wgmma kernel's launch) has checked alignment and that s_q * h_q <= kCols.
+// The tensor maps of the cache planes (load.cuh), encoded through the driver entry point the
+// runtime hands out (no link against libcuda).
+inline PageMaps make_page_maps(const DecodeParams& p) {
+  static_assert(kTokensPerBlock == 64, "decode_fp8_narrow_reads (kernel.h) assumes 64-token pages");
+  static const auto encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    cuda_check(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found),
+               "cudaGetDriverEntryPointByVersion(cuTensorMapEncodeTiled)");
+    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
+      throw Error(ErrorCode::kCudaError, "the CUDA driver has no cuTensorMapEncodeTiled");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  const cuuint64_t tokens = static_cast<cuuint64_t>(p.fp8_cache.num_pages) * kTokensPerBlock;
+  const auto make = [&](const void* base, cuuint64_t row_bytes, const char* what) {
+    CUtensorMap map;
+    const cuuint64_t dims[2] = {row_bytes, tokens};
+    const cuuint64_t strides[1] = {row_bytes};
+    const cuuint32_t box[2] = {decode_wgmma::kSw128RowBytes, kTokensPerBlock};
+    const cuuint32_t element_strides[2] = {1, 1};
+    const CUresult r = encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box,
+                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) {
+      std::string message = "cuTensorMapEncodeTiled failed for ";
+      message.append(what).append(": CUresult ").append(std::to_string(static_cast<int>(r)));
+      throw Error(ErrorCode::kCudaError, message);
+    }
+    return map;
+  };
+  return {make(p.fp8_cache.kv_fp8, kDimLatent, "kv_fp8"), make(p.fp8_cache.kv_rope, 2 * kDimRope, "kv_rope")};
+}
+
+// The caller (the wgmma kernel's launch) has checked alignment, decode_fp8_narrow_reads and that
+// s_q * h_q <= kCols.
 template <int kCols>
 void launch_cols(const DecodeParams& params, StreamHandle stream) {
   const char* name = "decode_fp8_narrow kernel launch";
+  const PageMaps maps = make_page_maps(params);
   int device = 0;
   cuda_check(cudaGetDevice(&device), name);
   static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
@@ -123,7 +161,7 @@ void launch_cols(const DecodeParams& params, StreamHandle stream) {
                name);
     configured.fetch_or(bit);
   }
-  decode_narrow_kernel<kCols><<<params.num_parts, kThreads, kSmemBytes<kCols>, to_stream(stream)>>>(params);
+  decode_narrow_kernel<kCols><<<params.num_parts, kThreads, kSmemBytes<kCols>, to_stream(stream)>>>(params, maps);
   check_launch(name);
 }
 

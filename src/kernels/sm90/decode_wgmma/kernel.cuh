@@ -167,7 +167,7 @@ inline bool launch(const DecodeParams& params, StreamHandle stream) {
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
   // Up to 32 rows: the narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
-  switch (decode_narrow::cols_for_rows(rows)) {
+  switch (decode_fp8_narrow_reads(params) ? decode_narrow::cols_for_rows(rows) : 0) {
     case 16: launch_decode_fp8_narrow16(params, stream); break;
     case 32: launch_decode_fp8_narrow32(params, stream); break;
     default: launch_tiles(params, stream, name);

@@ -31,6 +31,7 @@ struct NarrowStorage {
   int visible[kCols];       // tokens each row sees (0: padding row)
   int max_visible;          // over the real rows
   int min_visible;
+  alignas(8) std::uint64_t page_full[kStages];  // mbarrier of each stage: its page has landed (load.cuh)
 };
 
 template <int kCols>
