@@ -6,7 +6,8 @@
 // two parts per SM to such shapes, api default_num_sm_parts), so one CTA's tensor-core work
 // overlaps the other's softmax. Each CTA reads its PartRange and walks its segments exactly as
 // the other decode kernels (and the CPU reference) do. Per 64-token block (one page):
-//   1. load      wait for page blk, then TMA page blk + 1 into the other stage  (load.cuh)
+//   1. load      wait for page blk, then TMA page blk + 1 into the other stage
+//                (decode_wgmma/components/tma_load.cuh)
 //   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 per k-step   (qk.cuh)
 //   3. softmax   online max / sum over the 4 warps, P8^T to shared memory      (softmax_p.cuh)
 //   4. PV        O^T += V^T P8^T, V^T fragments from the page by ldmatrix       (pv.cuh)
@@ -15,13 +16,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <string>
-
-#include <cudaTypedefs.h>
 
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_narrow/components/epilogue.cuh"
-#include "kernels/sm90/decode_narrow/components/load.cuh"
+#include "kernels/sm90/decode_wgmma/components/tma_load.cuh"
 #include "kernels/sm90/decode_narrow/components/pv.cuh"
 #include "kernels/sm90/decode_narrow/components/qk.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
@@ -31,6 +29,10 @@
 namespace snapmla::kernels::decode_narrow {
 
 using decode_wgmma::fence_view_async_shared;
+using decode_wgmma::issue_page;
+using decode_wgmma::make_page_maps;
+using decode_wgmma::PageMaps;
+using decode_wgmma::wait_page;
 
 // `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
 // run on across the segments of a part.
@@ -41,7 +43,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
   if (block_begin < block_end) issue_page<kThreads>(p, maps, table[block_begin], sm.stage[ring], &sm.page_full[ring]);
-  decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm, [](int tile_row) { return tile_row; });
+  decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm);
   fence_view_async_shared();  // q tiles: generic writes, wgmma reads
   __syncthreads();
   // 16 rows: the row constants stay in registers for the segment; 32 rows: re-read every block
@@ -100,7 +102,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<NarrowStorage<kCols>*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
-  init_page_barriers(sm.page_full, kStages);
+  decode_wgmma::init_page_barriers(sm.page_full, kStages);
   __syncthreads();
   int ring = 0;
   std::uint32_t phases = 0;
@@ -112,40 +114,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   }
 }
 
-// The tensor maps of the cache planes (load.cuh), encoded through the driver entry point the
-// runtime hands out (no link against libcuda).
-inline PageMaps make_page_maps(const DecodeParams& p) {
-  static_assert(kTokensPerBlock == 64, "decode_fp8_narrow_reads (kernel.h) assumes 64-token pages");
-  static const auto encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    cuda_check(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found),
-               "cudaGetDriverEntryPointByVersion(cuTensorMapEncodeTiled)");
-    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
-      throw Error(ErrorCode::kCudaError, "the CUDA driver has no cuTensorMapEncodeTiled");
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
-  }();
-  const cuuint64_t tokens = static_cast<cuuint64_t>(p.fp8_cache.num_pages) * kTokensPerBlock;
-  const auto make = [&](const void* base, cuuint64_t row_bytes, const char* what) {
-    CUtensorMap map;
-    const cuuint64_t dims[2] = {row_bytes, tokens};
-    const cuuint64_t strides[1] = {row_bytes};
-    const cuuint32_t box[2] = {decode_wgmma::kSw128RowBytes, kTokensPerBlock};
-    const cuuint32_t element_strides[2] = {1, 1};
-    const CUresult r = encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box,
-                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) {
-      std::string message = "cuTensorMapEncodeTiled failed for ";
-      message.append(what).append(": CUresult ").append(std::to_string(static_cast<int>(r)));
-      throw Error(ErrorCode::kCudaError, message);
-    }
-    return map;
-  };
-  return {make(p.fp8_cache.kv_fp8, kDimLatent, "kv_fp8"), make(p.fp8_cache.kv_rope, 2 * kDimRope, "kv_rope")};
-}
-
-// The caller (the wgmma kernel's launch) has checked alignment, decode_fp8_narrow_reads and that
+// The caller (the wgmma kernel's launch) has checked alignment, tma_reads_cache and that
 // s_q * h_q <= kCols.
 template <int kCols>
 void launch_cols(const DecodeParams& params, StreamHandle stream) {

@@ -5,8 +5,8 @@
 // Grid: (schedule part, tile of 64 query rows); 256 threads = 2 warpgroups (config.h). Each CTA
 // reads its PartRange from the workspace and walks its segments exactly as the other decode
 // kernels (and the CPU reference) do. Per 64-token block (one page):
-//   1. load       wait for page blk, then cp.async page blk + 2 into the stage block blk - 1
-//                 freed (3 stages, two pages in flight; load.cuh)
+//   1. load       wait for page blk, then TMA page blk + 2 into the stage block blk - 1 freed
+//                 (3 stages, two pages in flight; tma_load.cuh)
 //   2. QK         each warpgroup: 64 rows x 32 tokens, e4m3 + bf16 wgmma    (qk.cuh)
 //      V^T        meanwhile, all threads transpose the page's content into vt (transpose_v.cuh)
 //   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange row
@@ -24,6 +24,7 @@
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_wgmma/components/epilogue.cuh"
 #include "kernels/sm90/decode_wgmma/components/load.cuh"
+#include "kernels/sm90/decode_wgmma/components/tma_load.cuh"
 #include "kernels/sm90/decode_wgmma/components/pv.cuh"
 #include "kernels/sm90/decode_wgmma/components/qk.cuh"
 #include "kernels/sm90/decode_wgmma/components/transpose_v.cuh"
@@ -50,9 +51,11 @@ struct SoftmaxTiling {
   static constexpr int kSlots = 2;
 };
 
-// `ring`: the stage of the segment's first page; it runs on across the segments of a part.
-__device__ __forceinline__ void process_segment(const DecodeParams& p, SharedStorage& sm, int b, int block_begin,
-                                                int block_end, int split, const PageLoadOffsets& off, int& ring) {
+// `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
+// run on across the segments of a part.
+__device__ __forceinline__ void process_segment(const DecodeParams& p, const PageMaps& maps, SharedStorage& sm, int b,
+                                                int block_begin, int block_end, int split, int& ring,
+                                                std::uint32_t& phases) {
   const int row0 = blockIdx.y * kRowsPerCta;
   const int wg = threadIdx.x / kWarpgroupThreads, warp = (threadIdx.x / kWarpThreads) % 4;
   // Warps whose rows are all padding (s_q * h_q < 64) only take part in the MMAs.
@@ -60,13 +63,15 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
 
-  // Prologue: the first kStages - 1 pages, one cp.async group each (empty groups past the end
-  // keep the count of groups per block constant).
+  // Prologue: the first kStages - 1 pages.
 #pragma unroll
   for (int k = 0; k < kStages - 1; ++k) {
-    if (block_begin + k < block_end) issue_page_load(p, table[block_begin + k], sm.stage[(ring + k) % kStages], off);
-    cp_async_commit();
+    const int st = (ring + k) % kStages;
+    if (block_begin + k < block_end) issue_page<kThreads>(p, maps, table[block_begin + k], sm.stage[st], &sm.page_full[st]);
   }
+  // The page id kStages - 1 blocks ahead is read a block before its copies are issued, so that
+  // issuing them does not wait for a global load.
+  int next_page = block_begin + kStages - 1 < block_end ? table[block_begin + kStages - 1] : 0;
   load_query_tile(p, b, row0, length, sm);
   fence_view_async_shared();  // q tiles: generic writes, wgmma reads
   __syncthreads();
@@ -83,15 +88,17 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
 
   for (int blk = block_begin; blk < block_end; ++blk) {
     const int s = (ring + blk - block_begin) % kStages;
-    cp_async_wait<kStages - 2>();  // page blk has landed (this thread's copies)
-    fence_view_async_shared();     // the page: cp.async writes, wgmma reads
-    // Page blk visible to all; every warp is past block blk - 1, so its stage, vt, p8 and the
-    // softmax exchange are free again (one barrier a block serves both).
+    wait_page(sm.page_full, phases, s);  // page blk has landed (TMA)
+    fence_view_async_shared();           // or was filled with NaN by generic stores; wgmma reads it
+    // Every warp is past block blk - 1, so its stage, vt, p8 and the softmax exchange are free
+    // again (one barrier a block serves both).
     __syncthreads();
     // Page blk + kStages - 1 goes to the stage block blk - 1 used.
-    if (blk + kStages - 1 < block_end)
-      issue_page_load(p, table[blk + kStages - 1], sm.stage[(s + kStages - 1) % kStages], off);
-    cp_async_commit();
+    if (blk + kStages - 1 < block_end) {
+      const int next = (s + kStages - 1) % kStages;
+      issue_page<kThreads>(p, maps, next_page, sm.stage[next], &sm.page_full[next]);
+    }
+    if (blk + kStages < block_end) next_page = table[blk + kStages];
     const PageStage& st = sm.stage[s];
     const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk);  // CTA-uniform
     if (n_hi > 0) {
@@ -108,7 +115,6 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
       accumulate_pv(sm, wg, live, step, o);                                                           // 4. PV
     }
   }
-  cp_async_wait<0>();
   ring = (ring + block_end - block_begin) % kStages;
 
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
@@ -116,27 +122,30 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, SharedSto
   __syncthreads();  // q and the row state are reset by the next segment
 }
 
-__global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeParams p,
+                                                                   const __grid_constant__ PageMaps maps) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<SharedStorage*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
-  const PageLoadOffsets off = page_load_offsets();
+  init_page_barriers(sm.page_full, kStages);
   // P8 rows nobody writes (warps of padding rows) feed the PV MMA as zeros.
   for (int k = threadIdx.x; k < int(sizeof(sm.p8) / 4); k += kThreads) reinterpret_cast<std::uint32_t*>(sm.p8)[k] = 0u;
+  __syncthreads();  // the barriers are initialised, p8 is zero
   int ring = 0;
+  std::uint32_t phases = 0;
   for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
     if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
     const int begin = r == part.begin_req ? part.begin_block : 0;
     const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), off, ring);
+    process_segment(p, maps, sm, r, begin, end, part.first_split + (r - part.begin_req), ring, phases);
   }
 }
 
 inline bool supports(const DecodeParams& p) {
   static_assert(kChunkBytes == 16, "the loads fp8_inputs_16b_aligned checks");
-  if (!fp8_inputs_16b_aligned(p)) return false;
+  if (!fp8_inputs_16b_aligned(p) || !tma_reads_cache(p)) return false;
   // out: 2 bf16 (4 bytes) per store.
   if (!aligned_to(p.out, 4)) return false;
   for (int k = 0; k < 3; ++k)
@@ -157,7 +166,7 @@ inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const 
     configured.fetch_or(bit);
   }
   const dim3 grid(params.num_parts, ceil_div(rows, kRowsPerCta));
-  decode_wgmma_kernel<<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
+  decode_wgmma_kernel<<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params, make_page_maps(params));
   check_launch(name);
 }
 
@@ -167,7 +176,7 @@ inline bool launch(const DecodeParams& params, StreamHandle stream) {
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
   // Up to 32 rows: the narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
-  switch (decode_fp8_narrow_reads(params) ? decode_narrow::cols_for_rows(rows) : 0) {
+  switch (decode_narrow::cols_for_rows(rows)) {
     case 16: launch_decode_fp8_narrow16(params, stream); break;
     case 32: launch_decode_fp8_narrow32(params, stream); break;
     default: launch_tiles(params, stream, name);

@@ -1,8 +1,7 @@
-// Step 1: stage a cache page (cp.async, 16-byte chunks, into the SW128 tiles of config.h:
-// consecutive threads read consecutive global chunks, and the 8 chunks of a 128-byte row land
-// on 8 distinct bank groups), and, at the start of a segment, the tile's query rows and per-row
-// state. A page id outside the cache is never dereferenced: its stage is filled with NaN, so
-// the rows that see it come out NaN (as in the other decode kernels).
+// Loads by the threads of the wgmma and narrow kernels (the pages themselves come by TMA,
+// tma_load.cuh): the NaN fill of a stage whose page id is outside the cache (never
+// dereferenced; the rows that see it come out NaN, as in the other decode kernels), and, at
+// the start of a segment, the tile's query rows and per-row state.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +12,8 @@
 
 namespace snapmla::kernels::decode_wgmma {
 
-using decode::cp_async_16;
-using decode::cp_async_commit;
-using decode::cp_async_wait;
-
 inline constexpr int kContentChunksPerRow = kDimLatent / kChunkBytes;  // 32
 inline constexpr int kRopeChunksPerRow = 2 * kDimRope / kChunkBytes;   // 8
-inline constexpr int kScaleChunks = kTokensPerBlock * 4 / kChunkBytes;  // 16
 
 template <int kLoaderThreads = kThreads>
 __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
@@ -31,76 +25,14 @@ __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
   for (int k = tid; k < kTokensPerBlock; k += kLoaderThreads) st.scale[k] = __uint_as_float(decode::kNanWordF32);
 }
 
-// Thread tid of the CTA's kLoaderThreads (256: the wgmma kernel, 128: the narrow kernel) copies chunks
-// k = tid + kLoaderThreads i of the page: for the content (32 chunks a token) that is token
-// tid / 32 + (kLoaderThreads / 32) i, chunk tid % 32. With 256 threads the token steps by 8 rows,
-// so its row % 8, hence its swizzled column, is the same for every i: one shared offset stepped
-// by 1024 bytes; with 128 threads it steps by 4 rows and alternates between two offsets. Likewise
-// for RoPE (8 chunks a token: token tid / 8 + (kLoaderThreads / 8) i, a multiple of 8 rows).
-// Computed once per CTA.
-template <int kLoaderThreads = kThreads>
-struct PageLoadPlan {
-  static constexpr int kContentRowsPerPass = kLoaderThreads / kContentChunksPerRow;  // 8 or 4
-  static constexpr int kContentOffsets = kContentRowsPerPass >= 8 ? 1 : 8 / kContentRowsPerPass;
-  static constexpr int kContentChunksPerThread = kTokensPerBlock * kContentChunksPerRow / kLoaderThreads;
-  static constexpr int kRopeRowsPerPass = kLoaderThreads / kRopeChunksPerRow;
-  static constexpr int kRopeChunksPerThread = kTokensPerBlock * kRopeChunksPerRow / kLoaderThreads;
-  static_assert(kContentRowsPerPass * kContentOffsets == 8 && kRopeRowsPerPass % 8 == 0);
-  static_assert(kLoaderThreads % kContentChunksPerRow == 0 && kLoaderThreads >= kTokensPerBlock * 4 / kChunkBytes);
-
-  int content[kContentOffsets];  // smem byte offsets of the thread's first content chunks
-  int rope;                      // and of its first RoPE chunk
-
-  __device__ __forceinline__ PageLoadPlan() {
-    const int tid = threadIdx.x;  // the CTA has kLoaderThreads threads
-#pragma unroll
-    for (int v = 0; v < kContentOffsets; ++v)
-      content[v] = sw128_offset(kTokensPerBlock, tid / kContentChunksPerRow + v * kContentRowsPerPass,
-                                (tid % kContentChunksPerRow) * kChunkBytes);
-    rope = sw128_offset(kTokensPerBlock, tid / kRopeChunksPerRow, (tid % kRopeChunksPerRow) * kChunkBytes);
-  }
-
-  // Issues the copies of physical page `page` into `st` (the caller commits the group).
-  __device__ __forceinline__ void issue(const DecodeParams& p, int page, PageStage& st) const {
-    if (page < 0 || page >= p.fp8_cache.num_pages) return fill_stage_nan<kLoaderThreads>(st);
-    const int tid = threadIdx.x;  // the CTA has kLoaderThreads threads
-    const long long token0 = static_cast<long long>(page) * kTokensPerBlock;
-    const std::uint8_t* src = p.fp8_cache.kv_fp8 + token0 * kDimLatent + tid * kChunkBytes;
-#pragma unroll
-    for (int i = 0; i < kContentChunksPerThread; ++i)
-      cp_async_16(&st.content[content[i % kContentOffsets] + (i / kContentOffsets) * kSw128AtomBytes],
-                  src + i * kLoaderThreads * kChunkBytes);
-    const auto* rope_src =
-        reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_rope + token0 * kDimRope) + tid * kChunkBytes;
-#pragma unroll
-    for (int i = 0; i < kRopeChunksPerThread; ++i)
-      cp_async_16(&st.rope[rope + i * kRopeRowsPerPass * kSw128RowBytes], rope_src + i * kLoaderThreads * kChunkBytes);
-    const auto* scale = reinterpret_cast<const std::uint8_t*>(p.fp8_cache.kv_scale + token0);
-    if (tid < kScaleChunks)
-      cp_async_16(reinterpret_cast<std::uint8_t*>(st.scale) + tid * kChunkBytes, scale + tid * kChunkBytes);
-  }
-};
-using PageLoadOffsets = PageLoadPlan<>;
-
-__device__ __forceinline__ PageLoadOffsets page_load_offsets() { return PageLoadOffsets(); }
-
-__device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page, PageStage& st,
-                                                const PageLoadOffsets& off) {
-  off.issue(p, page, st);
-}
-
-// The tile's query rows (padding rows are zero) and per-row state of request b, at their tile
-// rows: tile row j holds request row row0 + query_row_of_tile(j), or padding where that is < 0
-// (the wgmma and narrow kernels keep them in order). Smem: any storage with q_content / q_rope (SW128 tiles of kTileRows rows),
-// row_factor, visible, max_visible and min_visible; the CTA has kLoaderThreads threads.
-template <int kTileRows, int kLoaderThreads, class Smem, class TileRowMap>
-__device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, int row0, int length, Smem& sm,
-                                                TileRowMap query_row_of_tile) {
+// The tile's query rows row0 .. row0 + kTileRows - 1 of request b (rows past s_q * h_q are zero
+// padding) and their per-row state. Smem: any storage with q_content / q_rope (SW128 tiles of
+// kTileRows rows), row_factor, visible, max_visible and min_visible; the CTA has
+// kLoaderThreads threads.
+template <int kTileRows, int kLoaderThreads, class Smem>
+__device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, int row0, int length, Smem& sm) {
   const int rows = p.s_q * p.h_q;
-  const auto query_row = [&](int tile_row) {  // request row of a tile row, or rows (padding)
-    const int q = query_row_of_tile(tile_row);
-    return q < 0 ? rows : row0 + q;
-  };
+  const auto query_row = [&](int tile_row) { return row0 + tile_row < rows ? row0 + tile_row : rows; };
   constexpr int kRowChunks = kContentChunksPerRow + kRopeChunksPerRow;  // 40
   for (int k = threadIdx.x; k < kTileRows * kRowChunks; k += kLoaderThreads) {
     const int j = k / kRowChunks, c = k % kRowChunks, row = query_row(j);
@@ -147,7 +79,7 @@ __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, in
 
 __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
                                                 SharedStorage& sm) {
-  load_query_rows<kRowsPerCta, kThreads>(p, b, row0, length, sm, [](int tile_row) { return tile_row; });
+  load_query_rows<kRowsPerCta, kThreads>(p, b, row0, length, sm);
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

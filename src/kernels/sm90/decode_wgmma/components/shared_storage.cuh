@@ -39,6 +39,7 @@ struct SharedStorage {
   int visible[kRowsPerCta];                  // tokens each row sees (0: padding row)
   int max_visible;                           // over the tile's real rows
   int min_visible;                           // over the tile's real rows
+  alignas(8) std::uint64_t page_full[kStages];  // mbarrier of each stage: its page has landed (tma_load.cuh)
 };
 
 inline constexpr int kSmemBytes = sizeof(SharedStorage) + kTileAlign;  // + room to align the base

@@ -1,0 +1,105 @@
+// Step 1 of the wgmma and narrow kernels: a cache page into a stage by TMA. Thread 0 arms the
+// stage's mbarrier with the page's bytes and issues five tensor copies (the four 128-byte column blocks of the content and the
+// RoPE block: boxes of 64 tokens x 128 bytes with the 128-byte swizzle, which is the SW128 tile
+// layout of config.h) and one bulk copy of the 64 scales; every thread then waits on the
+// mbarrier's phase. One thread's instructions a page instead of 10-21 cp.async a thread.
+// A page id outside the cache is never dereferenced: every thread fills the stage with NaN
+// (load.cuh) and thread 0 completes the phase with a plain arrive.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cute/arch/copy_sm90_desc.hpp>
+#include <cute/arch/copy_sm90_tma.hpp>
+#include <cutlass/arch/barrier.h>
+
+#include "kernels/common/cuda_utils.cuh"
+#include "kernels/params.h"
+#include "kernels/sm90/decode_wgmma/components/load.cuh"
+
+namespace snapmla::kernels::decode_wgmma {
+
+inline constexpr int kContentBoxBytes = kTokensPerBlock * kSw128RowBytes;  // 8 KB
+inline constexpr std::uint32_t kPageBytes =
+    kDimLatent * kTokensPerBlock + 2 * kDimRope * kTokensPerBlock + 4 * kTokensPerBlock;  // 41216
+
+// The two tensor maps (make_page_maps): the content plane as uint8 [tokens][512] and the
+// RoPE plane as uint8 [tokens][128], both read in boxes of 64 tokens x 128 bytes, SWIZZLE_128B.
+struct PageMaps {
+  CUtensorMap content;
+  CUtensorMap rope;
+};
+
+// The tensor maps of the cache planes (below), encoded through the driver entry point the
+// runtime hands out (no link against libcuda).
+inline PageMaps make_page_maps(const DecodeParams& p) {
+  static_assert(kTokensPerBlock == 64, "tma_reads_cache (kernels/common/alignment.h) assumes 64-token pages");
+  static const auto encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    cuda_check(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found),
+               "cudaGetDriverEntryPointByVersion(cuTensorMapEncodeTiled)");
+    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
+      throw Error(ErrorCode::kCudaError, "the CUDA driver has no cuTensorMapEncodeTiled");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  const cuuint64_t tokens = static_cast<cuuint64_t>(p.fp8_cache.num_pages) * kTokensPerBlock;
+  const auto make = [&](const void* base, cuuint64_t row_bytes, const char* what) {
+    CUtensorMap map;
+    const cuuint64_t dims[2] = {row_bytes, tokens};
+    const cuuint64_t strides[1] = {row_bytes};
+    const cuuint32_t box[2] = {kSw128RowBytes, kTokensPerBlock};
+    const cuuint32_t element_strides[2] = {1, 1};
+    const CUresult r = encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box,
+                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) {
+      char message[96];
+      std::snprintf(message, sizeof(message), "cuTensorMapEncodeTiled failed for %s: CUresult %d", what,
+                    static_cast<int>(r));
+      throw Error(ErrorCode::kCudaError, message);
+    }
+    return map;
+  };
+  return {make(p.fp8_cache.kv_fp8, kDimLatent, "kv_fp8"), make(p.fp8_cache.kv_rope, 2 * kDimRope, "kv_rope")};
+}
+
+__device__ __forceinline__ void init_page_barriers(std::uint64_t* full, int stages) {
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; ++s) cutlass::arch::ClusterBarrier::init(&full[s], 1);
+    cutlass::arch::fence_barrier_init();
+  }
+}
+
+template <int kLoaderThreads>
+__device__ __forceinline__ void issue_page(const DecodeParams& p, const PageMaps& maps, int page, PageStage& st,
+                                           std::uint64_t* full) {
+  if (page < 0 || page >= p.fp8_cache.num_pages) {
+    fill_stage_nan<kLoaderThreads>(st);
+    if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
+    return;
+  }
+  if (threadIdx.x != 0) return;
+  // The stage was last read by the previous block (ldmatrix, generic proxy); order those reads
+  // before the async-proxy writes.
+  fence_view_async_shared();
+  cutlass::arch::ClusterTransactionBarrier::arrive_and_expect_tx(full, kPageBytes);
+  const std::uint64_t hint = static_cast<std::uint64_t>(cute::TMA::CacheHintSm90::EVICT_FIRST);  // read once
+  const int token0 = page * kTokensPerBlock;
+#pragma unroll
+  for (int c = 0; c < kContentBlocks; ++c)
+    cute::SM90_TMA_LOAD_2D::copy(&maps.content, full, hint, st.content + c * kContentBoxBytes,
+                                 c * kSw128RowBytes, token0);
+  cute::SM90_TMA_LOAD_2D::copy(&maps.rope, full, hint, st.rope, 0, token0);
+  cute::SM90_BULK_COPY_G2S::copy(p.fp8_cache.kv_scale + token0, full, st.scale, 4 * kTokensPerBlock);
+}
+
+__device__ __forceinline__ void wait_page(std::uint64_t* full, std::uint32_t& phases, int stage) {
+  cutlass::arch::ClusterBarrier::wait(&full[stage], (phases >> stage) & 1u);
+  phases ^= 1u << stage;
+}
+
+}  // namespace snapmla::kernels::decode_wgmma
