@@ -50,12 +50,8 @@ std::vector<Segment> segments_of(const WorkspaceView& ws, const std::int32_t* le
   std::vector<Segment> out;
   for (int p = 0; p < ws.layout.num_parts; ++p) {
     const sched::PartRange& part = ws.parts[p];
-    for (int r = part.begin_req; r <= part.end_req && r < batch; ++r) {
-      if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
-      const int begin = (r == part.begin_req) ? part.begin_block : 0;
-      const int end = (r == part.end_req) ? part.end_block : sched::blocks_of(lengths[r]);
-      out.push_back({r, begin, end, part.first_split + (r - part.begin_req)});
-    }
+    sched::for_each_segment(part, batch, lengths,
+                            [&](int r, int begin, int end, int split) { out.push_back({r, begin, end, split}); });
   }
   return out;
 }

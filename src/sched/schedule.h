@@ -67,6 +67,18 @@ inline WorkspaceLayout workspace_layout(int batch, int s_q, int h_q, int num_par
 
 SNAPMLA_HD int blocks_of(int length) { return (length + kPageSize - 1) / kPageSize; }
 
+// The segments of a part, in order: fn(request, block_begin, block_end, split). The one walk
+// the decode kernels and the CPU reference share.
+template <class Fn>
+SNAPMLA_HD void for_each_segment(const PartRange& part, int batch, const std::int32_t* lengths, Fn&& fn) {
+  for (int r = part.begin_req; r <= part.end_req && r < batch; ++r) {
+    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
+    const int begin = r == part.begin_req ? part.begin_block : 0;
+    const int end = r == part.end_req ? part.end_block : blocks_of(lengths[r]);
+    fn(r, begin, end, part.first_split + (r - part.begin_req));
+  }
+}
+
 // The planner itself: one thread walks the requests (b is at most a few thousand, so this is a
 // few microseconds on the GPU and keeps host and device bit-identical). `lengths` are assumed
 // validated (>= 0). Writes parts[num_parts] and split_begin[batch + 1].

@@ -75,12 +75,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_kernel(const DecodeParams 
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto& sm = *reinterpret_cast<SharedStorage<Format>*>(smem_raw);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
-  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
-    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
-    const int begin = r == part.begin_req ? part.begin_block : 0;
-    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req));
-  }
+  sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
+    process_segment(p, sm, r, begin, end, split);
+  });
 }
 
 template <class Format>

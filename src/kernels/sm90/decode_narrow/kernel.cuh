@@ -106,12 +106,9 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   __syncthreads();
   int ring = 0;
   std::uint32_t phases = 0;
-  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
-    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
-    const int begin = r == part.begin_req ? part.begin_block : 0;
-    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment<kCols>(p, maps, sm, r, begin, end, part.first_split + (r - part.begin_req), ring, phases);
-  }
+  sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
+    process_segment<kCols>(p, maps, sm, r, begin, end, split, ring, phases);
+  });
 }
 
 // The caller (the wgmma kernel's launch) has checked alignment, tma_reads_cache and that

@@ -105,12 +105,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_tc_kernel(const DecodePara
   auto& sm = *reinterpret_cast<SharedStorage<T>*>(smem_raw);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
   int ring = 0;
-  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
-    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
-    const int begin = r == part.begin_req ? part.begin_block : 0;
-    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment(p, sm, r, begin, end, part.first_split + (r - part.begin_req), ring);
-  }
+  sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
+    process_segment(p, sm, r, begin, end, split, ring);
+  });
 }
 
 template <class F>

@@ -135,12 +135,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeP
   __syncthreads();  // the barriers are initialised, p8 is zero
   int ring = 0;
   std::uint32_t phases = 0;
-  for (int r = part.begin_req; r <= part.end_req && r < p.batch; ++r) {
-    if (r == part.end_req && part.end_block == 0) break;  // the part ends before r
-    const int begin = r == part.begin_req ? part.begin_block : 0;
-    const int end = r == part.end_req ? part.end_block : sched::blocks_of(p.lengths[r]);
-    process_segment(p, maps, sm, r, begin, end, part.first_split + (r - part.begin_req), ring, phases);
-  }
+  sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
+    process_segment(p, maps, sm, r, begin, end, split, ring, phases);
+  });
 }
 
 inline bool supports(const DecodeParams& p) {

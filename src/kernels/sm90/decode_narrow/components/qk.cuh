@@ -41,16 +41,7 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
   constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4 k-steps per 128-byte column block
   constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
   constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
-  const auto add = [&](float(&stage)[kRegs]) {
-    fence_operands(stage);
-#pragma unroll
-    for (int i = 0; i < kRegs; ++i) acc[i] = __fadd_rn(acc[i], stage[i]);
-  };
-#pragma unroll
-  for (int grp = 0; grp < kGroups; ++grp) {
-    float(&stage)[kRegs] = part[grp % kStaging];
-    fence_operands(stage);
-    cute::warpgroup_arrive();
+  const auto issue = [&](int grp, float(&stage)[kRegs]) {
     if (grp < kContentGroups) {
 #pragma unroll
       for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
@@ -65,15 +56,11 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
         qk_rope<kCols>(sw128_desc(k_rope + ks * kRopeKStepBytes), sw128_desc(q_rope + ks * kRopeKStepBytes), stage,
                        ks > 0);
     }
-    cute::warpgroup_commit_batch();
-    if (grp >= kStaging - 1) {
-      cute::warpgroup_wait<kStaging - 1>();  // group grp - (kStaging - 1) is done; the later ones run on
-      add(part[(grp + 1) % kStaging]);
-    }
-  }
-  cute::warpgroup_wait<0>();
+  };
+  decode_wgmma::staged_groups<kGroups, kStaging>(part, issue, [](int) {}, [&](const float(&stage)[kRegs]) {
 #pragma unroll
-  for (int grp = kGroups - (kStaging - 1); grp < kGroups; ++grp) add(part[grp % kStaging]);
+    for (int i = 0; i < kRegs; ++i) acc[i] = __fadd_rn(acc[i], stage[i]);
+  });
 }
 
 }  // namespace snapmla::kernels::decode_narrow

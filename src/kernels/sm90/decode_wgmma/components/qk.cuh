@@ -29,8 +29,7 @@ inline constexpr int kQkStaging = 2;                         // groups in flight
 inline constexpr int kKStepsPerPromotion = 1;
 using ScoreAcc = float[kQkNTiles][4];
 
-__device__ __forceinline__ void add_staged(float (&d)[kQkRegs], float (&part)[kQkRegs]) {
-  fence_operands(part);
+__device__ __forceinline__ void add_staged(float (&d)[kQkRegs], const float (&part)[kQkRegs]) {
 #pragma unroll
   for (int i = 0; i < kQkRegs; ++i) d[i] = __fadd_rn(d[i], part[i]);
 }
@@ -56,11 +55,7 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4
   constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
   constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
-#pragma unroll
-  for (int grp = 0; grp < kGroups; ++grp) {
-    float(&stage)[kQkRegs] = part[grp % kQkStaging];
-    fence_operands(stage);
-    cute::warpgroup_arrive();
+  const auto issue = [&](int grp, float(&stage)[kQkRegs]) {
     if (grp < kContentGroups) {
 #pragma unroll
       for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
@@ -74,17 +69,10 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
       for (int ks = 0; ks < kRopeKSteps; ++ks)
         qk_rope(sw128_desc(q_rope + ks * kRopeKStepBytes), sw128_desc(k_rope + ks * kRopeKStepBytes), stage, ks > 0);
     }
-    cute::warpgroup_commit_batch();
-    between(grp);
-    if (grp >= kQkStaging - 1) {
-      cute::warpgroup_wait<kQkStaging - 1>();  // group grp - (kQkStaging - 1) is done; the later ones run on
-      if (live) add_staged(d, part[(grp + 1) % kQkStaging]);
-    }
-  }
-  cute::warpgroup_wait<0>();
-#pragma unroll
-  for (int grp = kGroups - (kQkStaging - 1); grp < kGroups; ++grp)
-    if (live) add_staged(d, part[grp % kQkStaging]);
+  };
+  staged_groups<kGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) {
+    if (live) add_staged(d, stage);
+  });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -49,6 +49,37 @@ __device__ __forceinline__ void fence_operands(float (&d)[N]) {
   for (int i = 0; i < N; ++i) cute::warpgroup_fence_operand(d[i]);
 }
 
+// Two-level accumulation of QK (the qk.cuh of both wgmma kernels): kGroups tensor-core groups,
+// group grp into staging accumulator grp % kStaging (issue(grp, stage) issues its wgmmas),
+// kStaging - 1 groups in flight; each finished group's registers go to promote(stage), the fp32
+// adds. after_issue(grp) runs while the tensor cores work on group grp.
+template <int kGroups, int kStaging, int kRegs, class Issue, class AfterIssue, class Promote>
+__device__ __forceinline__ void staged_groups(float (&part)[kStaging][kRegs], Issue&& issue, AfterIssue&& after_issue,
+                                              Promote&& promote) {
+#pragma unroll
+  for (int grp = 0; grp < kGroups; ++grp) {
+    float(&stage)[kRegs] = part[grp % kStaging];
+    fence_operands(stage);
+    cute::warpgroup_arrive();
+    issue(grp, stage);
+    cute::warpgroup_commit_batch();
+    after_issue(grp);
+    if (grp >= kStaging - 1) {
+      cute::warpgroup_wait<kStaging - 1>();  // group grp - (kStaging - 1) is done; the later ones run on
+      float(&done)[kRegs] = part[(grp + 1) % kStaging];
+      fence_operands(done);
+      promote(done);
+    }
+  }
+  cute::warpgroup_wait<0>();
+#pragma unroll
+  for (int grp = kGroups - (kStaging - 1); grp < kGroups; ++grp) {
+    float(&done)[kRegs] = part[grp % kStaging];
+    fence_operands(done);
+    promote(done);
+  }
+}
+
 __device__ __forceinline__ gmma::ScaleOut scale_out(bool accumulate) {
   return accumulate ? gmma::ScaleOut::One : gmma::ScaleOut::Zero;
 }
