@@ -1,0 +1,38 @@
+// Host-side predicates that decide which kernel serves a call (plain C++, no GPU): the TMA
+// loader's limits on the cache (kernels/common/alignment.h) and the narrow kernel's row counts
+// (kernels/sm90/decode_narrow/config.h). A cache outside them goes to the SIMT kernel.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "kernels/common/alignment.h"
+#include "kernels/sm90/decode_narrow/config.h"
+
+namespace snapmla::kernels {
+namespace {
+
+TEST(KernelRouting, TmaReadsCachesWithPagesAndInt32TokenCoordinates) {
+  DecodeParams p{};
+  p.fp8_cache.num_pages = 0;
+  EXPECT_FALSE(tma_reads_cache(p)) << "no page: no tensor map can be encoded";
+  p.fp8_cache.num_pages = 1;
+  EXPECT_TRUE(tma_reads_cache(p));
+  p.fp8_cache.num_pages = (1 << 25) - 1;  // 2^31 - 64 tokens: the last page's coordinate fits
+  EXPECT_TRUE(tma_reads_cache(p));
+  p.fp8_cache.num_pages = 1 << 25;  // 2^31 tokens
+  EXPECT_FALSE(tma_reads_cache(p));
+  p.fp8_cache.num_pages = -1;
+  EXPECT_FALSE(tma_reads_cache(p));
+}
+
+TEST(KernelRouting, NarrowKernelServesUpTo32Rows) {
+  EXPECT_EQ(decode_narrow::cols_for_rows(1), 16);
+  EXPECT_EQ(decode_narrow::cols_for_rows(16), 16);
+  EXPECT_EQ(decode_narrow::cols_for_rows(17), 32);
+  EXPECT_EQ(decode_narrow::cols_for_rows(32), 32);
+  EXPECT_EQ(decode_narrow::cols_for_rows(33), 0);
+  EXPECT_EQ(decode_narrow::cols_for_rows(64), 0);
+}
+
+}  // namespace
+}  // namespace snapmla::kernels
