@@ -19,11 +19,11 @@
 
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_narrow/components/epilogue.cuh"
-#include "kernels/sm90/decode_wgmma/components/tma_load.cuh"
 #include "kernels/sm90/decode_narrow/components/pv.cuh"
 #include "kernels/sm90/decode_narrow/components/qk.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
 #include "kernels/sm90/decode_narrow/kernel.h"
+#include "kernels/sm90/decode_wgmma/components/tma_load.cuh"
 #include "sched/schedule.h"
 
 namespace snapmla::kernels::decode_narrow {

@@ -7,10 +7,10 @@
 
 #include <cstdint>
 
+#include "kernels/common/block_fold.cuh"
 #include "kernels/sm90/decode_fp8/components/convert.cuh"
 #include "kernels/sm90/decode_fp8/components/shared_storage.cuh"
 #include "kernels/sm90/decode_fp8/components/softmax.cuh"
-#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode {
 

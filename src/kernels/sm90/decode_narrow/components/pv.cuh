@@ -15,10 +15,10 @@
 
 #include <cstdint>
 
+#include "kernels/common/block_fold.cuh"
 #include "kernels/sm90/decode_narrow/components/mma.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
-#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode_narrow {
 

@@ -22,8 +22,8 @@
 
 #include <cstdint>
 
-#include "kernels/sm90/decode_tc/components/softmax_p.cuh"
 #include "kernels/common/block_fold.cuh"
+#include "kernels/sm90/decode_tc/components/softmax_p.cuh"
 
 namespace snapmla::kernels::decode_tc {
 

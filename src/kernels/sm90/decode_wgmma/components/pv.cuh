@@ -8,11 +8,11 @@
 
 #include <cstdint>
 
+#include "kernels/common/block_fold.cuh"
 #include "kernels/sm90/decode_tc/components/softmax_p.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
 #include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
 #include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
-#include "kernels/common/block_fold.cuh"
 
 namespace snapmla::kernels::decode_wgmma {
 
