@@ -74,6 +74,29 @@ __device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page,
   }
 }
 
+// The state a query row starts a segment from (the CPU reference's row setup): its score factor,
+// q_scale * scale_log2 (FP8) or scale_log2 (BF16), and the tokens it sees. Padding rows (row >=
+// s_q * h_q): factor 0, visible 0. Shared by the loaders of every decode kernel.
+struct RowSetup {
+  float factor;
+  int visible;
+};
+template <bool kFp8>
+__device__ __forceinline__ RowSetup row_setup(const DecodeParams& p, int b, int row, int length) {
+  RowSetup r{0.0f, 0};
+  if (row < p.s_q * p.h_q) {
+    const long long i = row / p.h_q, h = row % p.h_q;
+    if constexpr (kFp8)
+      r.factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
+                           p.scale_log2);
+    else
+      r.factor = p.scale_log2;
+    r.visible = visible_tokens(length, p.s_q, static_cast<int>(i), p.causal);
+    if (r.visible < 0) r.visible = 0;
+  }
+  return r;
+}
+
 // Loads the tile's query rows of request `b` as floats and sets up the per-row state.
 // Rows past s_q * h_q are invalid: zero query, visible = 0.
 template <class Format>
@@ -97,21 +120,10 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     sm.q[j][d] = v;
   }
   if (threadIdx.x < kRowsPerCta) {
-    const int j = threadIdx.x, row = row0 + j;
-    float factor = 0.0f;
-    int visible = 0;
-    if (row < rows) {
-      const long long i = row / p.h_q, h = row % p.h_q;
-      if constexpr (Format::kFp8)
-        factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
-                           p.scale_log2);
-      else
-        factor = p.scale_log2;
-      visible = visible_tokens(length, p.s_q, static_cast<int>(i), p.causal);
-      if (visible < 0) visible = 0;
-    }
-    sm.row_factor[j] = factor;
-    sm.visible[j] = visible;
+    const int j = threadIdx.x;
+    const RowSetup r = row_setup<Format::kFp8>(p, b, row0 + j, length);
+    sm.row_factor[j] = r.factor;
+    sm.visible[j] = r.visible;
     sm.m[j] = -__int_as_float(0x7f800000);
     sm.l[j] = 0.0f;
   }

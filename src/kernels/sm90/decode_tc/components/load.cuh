@@ -52,21 +52,10 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     *reinterpret_cast<uint4*>(dst) = v;
   }
   if (threadIdx.x < T::kRowsPerCta) {
-    const int j = threadIdx.x, row = row0 + j;
-    float factor = 0.0f;
-    int visible = 0;
-    if (row < rows) {
-      const long long i = row / p.h_q, h = row % p.h_q;
-      if constexpr (kFp8)
-        factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
-                           p.scale_log2);
-      else
-        factor = p.scale_log2;
-      visible = visible_tokens(length, p.s_q, static_cast<int>(i), p.causal);
-      if (visible < 0) visible = 0;
-    }
-    sm.row_factor[j] = factor;
-    sm.visible[j] = visible;
+    const int j = threadIdx.x;
+    const decode::RowSetup r = decode::row_setup<kFp8>(p, b, row0 + j, length);
+    sm.row_factor[j] = r.factor;
+    sm.visible[j] = r.visible;
   }
   if (threadIdx.x == 0) {
     int max_visible = 0;

@@ -53,17 +53,10 @@ __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, in
     *reinterpret_cast<uint4*>(dst) = v;
   }
   if (threadIdx.x < kTileRows) {
-    const int j = threadIdx.x, row = query_row(j);
-    float factor = 0.0f;
-    int visible = 0;
-    if (row < rows) {
-      const long long i = row / p.h_q, h = row % p.h_q;
-      factor = __fmul_rn(p.q_scale[b * p.q_scale_stride[0] + i * p.q_scale_stride[1] + h * p.q_scale_stride[2]],
-                         p.scale_log2);
-      visible = max(visible_tokens(length, p.s_q, static_cast<int>(i), p.causal), 0);
-    }
-    sm.row_factor[j] = factor;
-    sm.visible[j] = visible;
+    const int j = threadIdx.x;
+    const decode::RowSetup r = decode::row_setup<true>(p, b, row0 + j, length);
+    sm.row_factor[j] = r.factor;
+    sm.visible[j] = r.visible;
   }
   if (threadIdx.x == 0) {
     int max_visible = 0, min_visible = length;
