@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "snapmla/error.h"
@@ -23,6 +25,20 @@ inline void cuda_check(cudaError_t status, const char* what) {
 
 // Checks the launch just made (configuration errors, missing kernel image, ...).
 inline void check_launch(const char* what) { cuda_check(cudaGetLastError(), what); }
+
+// Raises kKernel's dynamic shared-memory limit to `bytes` on the current device, once per device
+// (the attribute is per device; ordinals of 64 and up set it on every call). One guard per kernel.
+template <auto kKernel>
+void set_max_dynamic_smem(int bytes, const char* what) {
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), what);
+  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
+  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
+  if (bit == 0 || !(configured.load() & bit)) {
+    cuda_check(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), what);
+    configured.fetch_or(bit);
+  }
+}
 
 inline cudaStream_t to_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 

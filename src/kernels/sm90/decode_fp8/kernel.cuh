@@ -12,7 +12,6 @@
 //   5. epilogue   out/lse or partial_o/partial_lse                (components/epilogue.cuh)
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/common/cuda_utils.cuh"
@@ -93,15 +92,7 @@ void launch_decode(const DecodeParams& params, StreamHandle stream, const char* 
     throw Error(ErrorCode::kInvalidArgument, std::string(name) + ": cache planes must be 16-byte aligned");
 
   constexpr int kSmemBytes = sizeof(SharedStorage<Format>);
-  int device = 0;
-  cuda_check(cudaGetDevice(&device), name);
-  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
-  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
-  if (bit == 0 || !(configured.load() & bit)) {
-    cuda_check(cudaFuncSetAttribute(decode_kernel<Format>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes),
-               name);
-    configured.fetch_or(bit);
-  }
+  set_max_dynamic_smem<decode_kernel<Format>>(kSmemBytes, name);
   const dim3 grid(params.num_parts, ceil_div(rows, kRowsPerCta));
   decode_kernel<Format><<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
   check_launch(name);

@@ -14,7 +14,6 @@
 //   5. epilogue  out/lse or partial_o/partial_lse                              (epilogue.cuh)
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/common/cuda_utils.cuh"
@@ -117,16 +116,7 @@ template <int kCols>
 void launch_cols(const DecodeParams& params, StreamHandle stream) {
   const char* name = "decode_fp8_narrow kernel launch";
   const PageMaps maps = make_page_maps(params);
-  int device = 0;
-  cuda_check(cudaGetDevice(&device), name);
-  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
-  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
-  if (bit == 0 || !(configured.load() & bit)) {
-    cuda_check(cudaFuncSetAttribute(decode_narrow_kernel<kCols>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    kSmemBytes<kCols>),
-               name);
-    configured.fetch_or(bit);
-  }
+  set_max_dynamic_smem<decode_narrow_kernel<kCols>>(kSmemBytes<kCols>, name);
   decode_narrow_kernel<kCols><<<params.num_parts, kThreads, kSmemBytes<kCols>, to_stream(stream)>>>(params, maps);
   check_launch(name);
 }

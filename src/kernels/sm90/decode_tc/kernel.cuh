@@ -24,7 +24,6 @@
 // dims a warp), 2 pages + Q 37888 B + P 4608 B + ~1.8 KB = ~196 KB (narrow: ~175 KB).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/common/alignment.h"
@@ -136,15 +135,7 @@ void launch_tiling(const DecodeParams& params, StreamHandle stream, const char* 
   const int rows = params.s_q * params.h_q;
   constexpr int kSmemBytes = sizeof(SharedStorage<T>);
   static_assert(kSmemBytes <= 227 * 1024, "more shared memory than one Hopper CTA can have");
-  int device = 0;
-  cuda_check(cudaGetDevice(&device), name);
-  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
-  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
-  if (bit == 0 || !(configured.load() & bit)) {
-    cuda_check(cudaFuncSetAttribute(decode_tc_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes),
-               name);
-    configured.fetch_or(bit);
-  }
+  set_max_dynamic_smem<decode_tc_kernel<T>>(kSmemBytes, name);
   const dim3 grid(params.num_parts, ceil_div(rows, T::kRowsPerCta));
   decode_tc_kernel<T><<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params);
   check_launch(name);

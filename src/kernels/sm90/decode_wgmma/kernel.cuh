@@ -17,7 +17,6 @@
 // launch() serves s_q * h_q <= 32 rows with the narrow kernel instead (src/kernels/sm90/decode_narrow).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/common/alignment.h"
@@ -152,16 +151,7 @@ inline bool supports(const DecodeParams& p) {
 
 inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const char* name) {
   const int rows = params.s_q * params.h_q;
-  int device = 0;
-  cuda_check(cudaGetDevice(&device), name);
-  static std::atomic<std::uint64_t> configured{0};  // one bit per device ordinal < 64
-  const std::uint64_t bit = device < 64 ? (std::uint64_t{1} << device) : 0;
-  if (bit == 0 || !(configured.load() & bit)) {
-    cuda_check(cudaFuncSetAttribute(decode_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    kSmemBytes),
-               name);
-    configured.fetch_or(bit);
-  }
+  set_max_dynamic_smem<decode_wgmma_kernel>(kSmemBytes, name);
   const dim3 grid(params.num_parts, ceil_div(rows, kRowsPerCta));
   decode_wgmma_kernel<<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params, make_page_maps(params));
   check_launch(name);
