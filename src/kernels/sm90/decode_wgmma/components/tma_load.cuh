@@ -34,9 +34,20 @@ struct PageMaps {
 };
 
 // The tensor maps of the cache planes (below), encoded through the driver entry point the
-// runtime hands out (no link against libcuda).
+// runtime hands out (no link against libcuda). They depend only on the two plane addresses and
+// the page count, which an engine keeps for its whole run, so each host thread encodes them
+// again only when one of those changes, not on every decode call.
 inline PageMaps make_page_maps(const DecodeParams& p) {
-  static_assert(kTokensPerBlock == 64, "tma_reads_cache (kernels/common/alignment.h) assumes 64-token pages");
+  struct Key {
+    const void* content;
+    const void* rope;
+    int pages;
+  };
+  thread_local Key cached_key{nullptr, nullptr, -1};
+  thread_local PageMaps cached;
+  const Key key{p.fp8_cache.kv_fp8, p.fp8_cache.kv_rope, p.fp8_cache.num_pages};
+  if (key.content == cached_key.content && key.rope == cached_key.rope && key.pages == cached_key.pages)
+    return cached;
   static const auto encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult found{};
@@ -64,7 +75,9 @@ inline PageMaps make_page_maps(const DecodeParams& p) {
     }
     return map;
   };
-  return {make(p.fp8_cache.kv_fp8, kDimLatent, "kv_fp8"), make(p.fp8_cache.kv_rope, 2 * kDimRope, "kv_rope")};
+  cached = {make(p.fp8_cache.kv_fp8, kDimLatent, "kv_fp8"), make(p.fp8_cache.kv_rope, 2 * kDimRope, "kv_rope")};
+  cached_key = key;  // only once both encoded
+  return cached;
 }
 
 __device__ __forceinline__ void init_page_barriers(std::uint64_t* full, int stages) {
