@@ -28,29 +28,26 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
   constexpr int kContentChunks = (T::kQContentRowBytes - kRowPadBytes) / kChunkBytes;  // 32 (FP8), 64 (BF16)
   constexpr int kRopeChunks = kRopeBytes / kChunkBytes;                               // 8 per row
   constexpr int kRowChunks = kContentChunks + kRopeChunks;
+  // cp.async, so that every chunk is in flight at once (plain loads stored to shared memory
+  // took one global latency per loop trip).
   for (int k = threadIdx.x; k < T::kRowsPerCta * kRowChunks; k += kThreads) {
     const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (row < rows) {
-      const long long i = row / p.h_q, h = row % p.h_q;
-      if constexpr (!kFp8) {  // one bf16 row of 576: content then RoPE, 8 values a chunk
-        const std::uint16_t* src =
-            p.q_bf16 + b * p.q_bf16_stride[0] + i * p.q_bf16_stride[1] + h * p.q_bf16_stride[2] + c * (kChunkBytes / 2);
-        v = *reinterpret_cast<const uint4*>(src);
-      } else if (c < kContentChunks) {
-        const std::uint8_t* src =
-            p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] + h * p.q_nope_stride[2] + c * kChunkBytes;
-        v = *reinterpret_cast<const uint4*>(src);
-      } else {
-        const std::uint16_t* src = p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] +
-                                   h * p.q_rope_stride[2] + (c - kContentChunks) * (kChunkBytes / 2);
-        v = *reinterpret_cast<const uint4*>(src);
-      }
+    const bool valid = row < rows;
+    const long long i = valid ? row / p.h_q : 0, h = valid ? row % p.h_q : 0;
+    const void* src;
+    if constexpr (!kFp8) {  // one bf16 row of 576: content then RoPE, 8 values a chunk
+      src = p.q_bf16 + b * p.q_bf16_stride[0] + i * p.q_bf16_stride[1] + h * p.q_bf16_stride[2] + c * (kChunkBytes / 2);
+    } else if (c < kContentChunks) {
+      src = p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] + h * p.q_nope_stride[2] + c * kChunkBytes;
+    } else {
+      src = p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] + h * p.q_rope_stride[2] +
+            (c - kContentChunks) * (kChunkBytes / 2);
     }
     void* dst = c < kContentChunks ? static_cast<void*>(&sm.q_content[j][c * kChunkBytes])
                                    : static_cast<void*>(&sm.q_rope[j][(c - kContentChunks) * kChunkBytes]);
-    *reinterpret_cast<uint4*>(dst) = v;
+    decode::cp_async_16_or_zero(dst, src, valid);
   }
+  cp_async_commit();
   if (threadIdx.x < T::kRowsPerCta) {
     const int j = threadIdx.x;
     const decode::RowSetup r = decode::row_setup<kFp8>(p, b, row0 + j, length);
@@ -63,6 +60,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
       if (row0 + j < rows) max_visible = max(max_visible, visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal));
     sm.max_visible = max_visible;
   }
+  cp_async_wait<0>();  // the rows (and the first page, committed before them); the caller's barrier publishes them
 }
 
 }  // namespace snapmla::kernels::decode_tc

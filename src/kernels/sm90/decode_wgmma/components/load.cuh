@@ -32,26 +32,26 @@ __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
 template <int kTileRows, int kLoaderThreads, class Smem>
 __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, int row0, int length, Smem& sm) {
   const int rows = p.s_q * p.h_q;
-  const auto query_row = [&](int tile_row) { return row0 + tile_row < rows ? row0 + tile_row : rows; };
   constexpr int kRowChunks = kContentChunksPerRow + kRopeChunksPerRow;  // 40
+  // cp.async, so that every chunk is in flight at once: plain loads stored to shared memory
+  // took one global latency per loop trip (5-10 trips, several microseconds a segment).
   for (int k = threadIdx.x; k < kTileRows * kRowChunks; k += kLoaderThreads) {
-    const int j = k / kRowChunks, c = k % kRowChunks, row = query_row(j);
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (row < rows) {
-      const long long i = row / p.h_q, h = row % p.h_q;
-      if (c < kContentChunksPerRow) {
-        v = *reinterpret_cast<const uint4*>(p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] +
-                                            h * p.q_nope_stride[2] + c * kChunkBytes);
-      } else {
-        v = *reinterpret_cast<const uint4*>(p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] +
-                                            h * p.q_rope_stride[2] + (c - kContentChunksPerRow) * (kChunkBytes / 2));
-      }
+    const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
+    const bool valid = row < rows;
+    const long long i = valid ? row / p.h_q : 0, h = valid ? row % p.h_q : 0;
+    if (c < kContentChunksPerRow) {
+      decode::cp_async_16_or_zero(&sm.q_content[sw128_offset(kTileRows, j, c * kChunkBytes)],
+                                  p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] +
+                                      h * p.q_nope_stride[2] + c * kChunkBytes,
+                                  valid);
+    } else {
+      decode::cp_async_16_or_zero(&sm.q_rope[sw128_offset(kTileRows, j, (c - kContentChunksPerRow) * kChunkBytes)],
+                                  p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] +
+                                      h * p.q_rope_stride[2] + (c - kContentChunksPerRow) * (kChunkBytes / 2),
+                                  valid);
     }
-    std::uint8_t* dst = c < kContentChunksPerRow
-                            ? &sm.q_content[sw128_offset(kTileRows, j, c * kChunkBytes)]
-                            : &sm.q_rope[sw128_offset(kTileRows, j, (c - kContentChunksPerRow) * kChunkBytes)];
-    *reinterpret_cast<uint4*>(dst) = v;
   }
+  decode::cp_async_commit();
   if (threadIdx.x < kTileRows) {
     const int j = threadIdx.x;
     const decode::RowSetup r = decode::row_setup<true>(p, b, row0 + j, length);
@@ -68,6 +68,7 @@ __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, in
     sm.max_visible = max_visible;
     sm.min_visible = min(min_visible, max_visible);
   }
+  decode::cp_async_wait<0>();  // the caller's fence and barrier publish the rows
 }
 
 __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
