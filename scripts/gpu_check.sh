@@ -54,10 +54,11 @@ if [ -x "$SANITIZER" ]; then
   step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
   # The wgmma FP8 kernels launched directly on small cases of test_decode_kernels_gpu.cpp's grid:
-  # case1 = h16 s_q 2 causal (the narrow kernel, 32 rows, mixed visibility), case16..18 = h3
-  # s_q 1 padding rows, h3 s_q 4, h3 s_q 2 causal (the narrow kernel, 16 rows), case19 = h20 s_q 4
-  # causal (the 64-row kernel, a full and a partial tile).
-  WGMMA_SMALL=$(printf 'Shapes/DecodeTcGrid.Wgmma*/case%s:' 1 16 17 18 19)
+  # case1 = h16 s_q 2 causal (the narrow kernel, 32 rows, mixed visibility), case2 = h16 s_q 1
+  # in 1 part (the narrow kernel, 16 rows, two CTAs of two stages), case16..18 = h3 s_q 1 padding
+  # rows, h3 s_q 4, h3 s_q 2 causal (the narrow kernel, 16 rows, three CTAs of one stage: the
+  # default parts), case19 = h20 s_q 4 causal (the 64-row kernel, a full and a partial tile).
+  WGMMA_SMALL=$(printf 'Shapes/DecodeTcGrid.Wgmma*/case%s:' 1 2 16 17 18 19)
   step memcheck_decode_wgmma "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter="${WGMMA_SMALL}DecodeWgmmaGpu.Serves*"
   # case1*: eleven grid cases (h_q 1..128, s_q 1..4, causal) on the default kernels (wgmma FP8,

@@ -65,8 +65,10 @@ struct DecodeShape {
   int num_sm_parts = 0;     // 0: pick from the device (see default_num_sm_parts)
 };
 
-// How many SM parts the split-KV schedule uses on this device for this shape.
-int default_num_sm_parts(Device device, int s_q, int h_q);
+// How many SM parts the split-KV schedule uses on this device for this shape. `batch` (0: not
+// known, taken as large) matters for s_q * h_q <= 16 only: from 64 requests up, three parts per
+// SM instead of two.
+int default_num_sm_parts(Device device, int s_q, int h_q, int batch = 0);
 
 // Workspace = schedule + partial results of split requests. Its size depends only on the shape.
 struct Workspace {

@@ -165,7 +165,7 @@ std::vector<int64_t> workspace_layout(int64_t batch, int64_t s_q, int64_t h_q, i
     snapmla::DecodeShape shape{static_cast<int>(batch), static_cast<int>(s_q), static_cast<int>(h_q),
                                static_cast<int>(num_sm_parts)};
     if (shape.num_sm_parts == 0 && shape.s_q > 0 && shape.h_q > 0)
-      shape.num_sm_parts = snapmla::default_num_sm_parts(dev, shape.s_q, shape.h_q);
+      shape.num_sm_parts = snapmla::default_num_sm_parts(dev, shape.s_q, shape.h_q, shape.batch);
     const std::size_t bytes = snapmla::decode_workspace_bytes(shape, dev);
     const auto layout = snapmla::sched::workspace_layout(shape.batch, shape.s_q, shape.h_q, shape.num_sm_parts);
     return {shape.num_sm_parts, static_cast<int64_t>(bytes), static_cast<int64_t>(layout.split_begin_offset)};

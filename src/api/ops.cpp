@@ -14,6 +14,7 @@
 #if SNAPMLA_WITH_CUDA
 #include "kernels/launch.h"
 #endif
+#include "kernels/sm90/decode_narrow/config.h"  // CTAs per SM of the narrow kernel (host constants)
 
 namespace snapmla {
 
@@ -117,15 +118,16 @@ bool cuda_available() {
 #endif
 }
 
-int default_num_sm_parts(Device device, int s_q, int h_q) {
+int default_num_sm_parts(Device device, int s_q, int h_q, int batch) {
   int sms = kReferenceSmCount;
 #if SNAPMLA_WITH_CUDA
   if (device.is_cuda() && device.index < kernels::device_count()) sms = kernels::device_sm_count(device.index);
 #endif
   const int rows = s_q * h_q;
-  // Up to 32 rows the narrow kernel runs two one-warpgroup CTAs per SM, each on its own part;
-  // above, one CTA per SM and per 64-row tile.
-  if (rows <= 32) return 2 * sms;
+  // Up to 32 rows the narrow kernel runs two one-warpgroup CTAs per SM, each on its own part, or
+  // three at 16 rows and large batches (decode_narrow/config.h); above, one CTA per SM and per
+  // 64-row tile.
+  if (rows <= kernels::decode_narrow::kMaxCols) return kernels::decode_narrow::narrow_parts_per_sm(rows, batch) * sms;
   const int row_tiles = (rows + 63) / 64;
   const int parts = sms / (row_tiles > 0 ? row_tiles : 1);
   return parts > 0 ? parts : 1;

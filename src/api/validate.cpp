@@ -83,7 +83,7 @@ DecodeShape check_decode_shape(const ArgCheck& check, const DecodeShape& shape, 
     check.fail("shape.num_sm_parts", "must be >= 0 (0 picks the device default), got " +
                                          std::to_string(shape.num_sm_parts));
   DecodeShape resolved = shape;
-  if (resolved.num_sm_parts == 0) resolved.num_sm_parts = default_num_sm_parts(device, shape.s_q, shape.h_q);
+  if (resolved.num_sm_parts == 0) resolved.num_sm_parts = default_num_sm_parts(device, shape.s_q, shape.h_q, shape.batch);
   return resolved;
 }
 

@@ -25,14 +25,29 @@ using decode_wgmma::kTokensPerBlock;
 
 inline constexpr int kThreads = 128;  // one warpgroup
 inline constexpr int kWarps = kThreads / 32;
-inline constexpr int kCtasPerSm = 2;  // ~109 KB of shared memory each
-inline constexpr int kStages = 2;     // one page in flight while one is used
+// CTAs per SM and page stages per CTA. Each CTA is one dependent chain (QK -> softmax -> PV) a
+// page. Two CTAs of two stages (~109 KB at 32 rows) keep a page in flight while one is used.
+// At 16 rows (163 registers a thread) three CTAs fit, of one stage each (~55 KB): the next page
+// is loaded after PV, but a third chain keeps the SM busier; it pays off when every part
+// streams many pages (large batches), so the planner asks for it (narrow_parts_per_sm) and the
+// launch picks it when the schedule has that many parts (narrow_ctas_per_sm).
+SNAPMLA_HD constexpr int stages_for(int ctas_per_sm) { return ctas_per_sm >= 3 ? 1 : 2; }
+inline constexpr int kMinBatchForThreeCtas = 64;
 inline constexpr int kDimTiles = kDimLatent / 64;  // PV M tiles
 inline constexpr int kPvKSteps = kTokensPerBlock / 32;
 
 // The query-row counts the kernel is built for, and the one serving `rows` (0: none).
 inline constexpr int kMaxCols = 32;
 SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows <= kMaxCols ? 32 : 0; }
+// The planner's parts per SM for `rows` <= kMaxCols query rows and `batch` requests (0: not
+// known, taken as large).
+SNAPMLA_HD constexpr int narrow_parts_per_sm(int rows, int batch) {
+  return rows <= 16 && (batch == 0 || batch >= kMinBatchForThreeCtas) ? 3 : 2;
+}
+// The CTAs per SM the launch runs for `rows` <= kMaxCols rows, `parts` schedule parts, `sms` SMs.
+SNAPMLA_HD constexpr int narrow_ctas_per_sm(int rows, int parts, int sms) {
+  return rows <= 16 && parts >= 3 * sms ? 3 : 2;
+}
 
 // PV's A fragment (m64 x k32 e4m3, registers): lane (g, t) of warp w holds registers r = 0..3,
 // r even for M row g and odd for M row g + 8, bytes k = 16 (r / 2) + 4 t + 0..3. ldmatrix.trans

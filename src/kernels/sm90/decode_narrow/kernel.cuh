@@ -2,12 +2,13 @@
 // docs/numerics.md): the rows sit in the wgmma N dimension (config.h), so no tensor-core work,
 // softmax or fold is spent on padding rows, and V^T never goes through shared memory.
 //
-// Grid: (schedule part); 128 threads = one warpgroup; two CTAs per SM (the planner gives
-// two parts per SM to such shapes, api default_num_sm_parts), so one CTA's tensor-core work
-// overlaps the other's softmax. Each CTA reads its PartRange and walks its segments exactly as
-// the other decode kernels (and the CPU reference) do. Per 64-token block (one page):
-//   1. load      wait for page blk, then TMA page blk + 1 into the other stage
-//                (decode_wgmma/components/tma_load.cuh)
+// Grid: (schedule part); 128 threads = one warpgroup; two CTAs per SM, or three of one page
+// stage each at 16 rows when the schedule has 3 parts per SM (config.h), so one CTA's
+// tensor-core work overlaps the others' softmax. Each CTA reads its PartRange and walks its
+// segments exactly as the other decode kernels (and the CPU reference) do. Per 64-token block
+// (one page):
+//   1. load      wait for page blk, then TMA page blk + 1 into the other stage (one stage:
+//                after PV, into the same one) (decode_wgmma/components/tma_load.cuh)
 //   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 per k-step   (qk.cuh)
 //   3. softmax   online max / sum over the 4 warps, P8^T to shared memory      (softmax_p.cuh)
 //   4. PV        O^T += V^T P8^T, V^T fragments from the page by ldmatrix       (pv.cuh)
@@ -35,8 +36,9 @@ using decode_wgmma::wait_page;
 
 // `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
 // run on across the segments of a part.
-template <int kCols>
-__device__ __forceinline__ void process_segment(const DecodeParams& p, const PageMaps& maps, NarrowStorage<kCols>& sm,
+template <int kCols, int kStages>
+__device__ __forceinline__ void process_segment(const DecodeParams& p, const PageMaps& maps,
+                                                NarrowCtaStorage<kCols, kStages>& sm,
                                                 int b, int block_begin, int block_end, int split, int& ring,
                                                 std::uint32_t& phases) {
   const int length = p.lengths[b];
@@ -71,11 +73,13 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
     fence_view_async_shared();           // or was filled with NaN by generic stores; wgmma reads it
     // Every warp is past block blk - 1, so its stage is free again.
     __syncthreads();
-    if (blk + 1 < block_end) {
-      const int next = (s + 1) % kStages;
-      issue_page<kThreads>(p, maps, next_page, sm.stage[next], &sm.page_full[next]);
+    if constexpr (kStages > 1) {
+      if (blk + 1 < block_end) {
+        const int next = (s + 1) % kStages;
+        issue_page<kThreads>(p, maps, next_page, sm.stage[next], &sm.page_full[next]);
+      }
+      if (blk + 2 < block_end) next_page = table[blk + 2];
     }
-    if (blk + 2 < block_end) next_page = table[blk + 2];
     const PageStage& st = sm.stage[s];
     const int n_hi = tokens_in_block(max_visible, blk);
     if (n_hi > 0) {
@@ -85,6 +89,13 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
       const BlockStep<kCols> step = softmax_and_p<kCols>(sm, st, blk, rc, acc, state);        // 3.
       accumulate_pv<kCols>(sm, st, tokens_in_block(min_visible, blk), n_hi, step, o);  // 4. PV
     }
+    if constexpr (kStages == 1) {  // one stage: the next page goes where this one was
+      if (blk + 1 < block_end) {
+        __syncthreads();  // every warp is done with the page (QK's wgmma and PV's ldmatrix have completed)
+        issue_page<kThreads>(p, maps, next_page, sm.stage[0], &sm.page_full[0]);
+        if (blk + 2 < block_end) next_page = table[blk + 2];
+      }
+    }
   }
   ring = (ring + block_end - block_begin) % kStages;
 
@@ -93,31 +104,33 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
   __syncthreads();  // q and the row state are reset by the next segment
 }
 
-template <int kCols>
+template <int kCols, int kCtasPerSm>
 __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(const DecodeParams p,
-                                                                                    const __grid_constant__ PageMaps maps) {
+                                                                             const __grid_constant__ PageMaps maps) {
+  constexpr int kStages = stages_for(kCtasPerSm);
   extern __shared__ __align__(16) unsigned char smem_raw[];
   // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
-  auto& sm = *reinterpret_cast<NarrowStorage<kCols>*>(smem_raw + pad);
+  auto& sm = *reinterpret_cast<NarrowCtaStorage<kCols, kStages>*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
   decode_wgmma::init_page_barriers(sm.page_full, kStages);
   __syncthreads();
   int ring = 0;
   std::uint32_t phases = 0;
   sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
-    process_segment<kCols>(p, maps, sm, r, begin, end, split, ring, phases);
+    process_segment<kCols, kStages>(p, maps, sm, r, begin, end, split, ring, phases);
   });
 }
 
 // The caller (the wgmma kernel's launch) has checked alignment, tma_reads_cache and that
 // s_q * h_q <= kCols.
-template <int kCols>
+template <int kCols, int kCtasPerSm>
 void launch_cols(const DecodeParams& params, StreamHandle stream) {
   const char* name = "decode_fp8_narrow kernel launch";
   const PageMaps maps = make_page_maps(params);
-  set_max_dynamic_smem<decode_narrow_kernel<kCols>>(kSmemBytes<kCols>, name);
-  decode_narrow_kernel<kCols><<<params.num_parts, kThreads, kSmemBytes<kCols>, to_stream(stream)>>>(params, maps);
+  constexpr int kBytes = kSmemBytes<kCols, kCtasPerSm>;
+  set_max_dynamic_smem<decode_narrow_kernel<kCols, kCtasPerSm>>(kBytes, name);
+  decode_narrow_kernel<kCols, kCtasPerSm><<<params.num_parts, kThreads, kBytes, to_stream(stream)>>>(params, maps);
   check_launch(name);
 }
 

@@ -21,6 +21,7 @@
 
 #include "kernels/common/alignment.h"
 #include "kernels/common/cuda_utils.cuh"
+#include "kernels/launch.h"
 #include "kernels/sm90/decode_wgmma/components/epilogue.cuh"
 #include "kernels/sm90/decode_wgmma/components/load.cuh"
 #include "kernels/sm90/decode_wgmma/components/tma_load.cuh"
@@ -157,6 +158,12 @@ inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const 
   check_launch(name);
 }
 
+inline int current_device_sm_count(const char* what) {
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), what);
+  return device_sm_count(device);
+}
+
 inline bool launch(const DecodeParams& params, StreamHandle stream) {
   const char* name = "decode_fp8_wgmma kernel launch";
   if (!supports(params)) return false;
@@ -164,7 +171,12 @@ inline bool launch(const DecodeParams& params, StreamHandle stream) {
   if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
   // Up to 32 rows: the narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
   switch (decode_narrow::cols_for_rows(rows)) {
-    case 16: launch_decode_fp8_narrow16(params, stream); break;
+    case 16:
+      if (decode_narrow::narrow_ctas_per_sm(rows, params.num_parts, current_device_sm_count(name)) == 3)
+        launch_decode_fp8_narrow16x3(params, stream);
+      else
+        launch_decode_fp8_narrow16(params, stream);
+      break;
     case 32: launch_decode_fp8_narrow32(params, stream); break;
     default: launch_tiles(params, stream, name);
   }

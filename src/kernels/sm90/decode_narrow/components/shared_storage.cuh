@@ -1,5 +1,6 @@
-// Shared memory of one narrow decode CTA (kCols = 32: about 109 KB, two CTAs per SM):
-//   stage[2]   cache pages in the wgmma layouts of the wgmma kernel (PageStage)     2 x 41 KB
+// Shared memory of one narrow decode CTA (kCols = 32, two stages: about 109 KB, two CTAs per SM;
+// kCols = 16, one stage: about 55 KB, three CTAs per SM):
+//   stage[]    cache pages in the wgmma layouts of the wgmma kernel (PageStage)     2 or 1 x 41 KB
 //   q_content  the kCols query rows, e4m3, SW128 (QK's B operand)                   kCols x 512 B
 //   q_rope     their bf16 RoPE slices, SW128                                         kCols x 128 B
 //   p8         the block's quantized P^T, SW64: row = query row, 64 tokens in the
@@ -18,9 +19,9 @@ namespace snapmla::kernels::decode_narrow {
 using decode_wgmma::kTileAlign;
 using decode_wgmma::PageStage;
 
+// What the steps (qk, softmax_p, pv, epilogue) use: the query rows, P8 and the row state.
 template <int kCols>
 struct NarrowStorage {
-  PageStage stage[kStages];
   alignas(kTileAlign) std::uint8_t q_content[kCols * kDimLatent];
   alignas(kTileAlign) std::uint8_t q_rope[kCols * 2 * kDimRope];
   alignas(kTileAlign) std::uint8_t p8[kCols * kTokensPerBlock];
@@ -31,11 +32,18 @@ struct NarrowStorage {
   int visible[kCols];       // tokens each row sees (0: padding row)
   int max_visible;          // over the real rows
   int min_visible;
+};
+
+// The whole CTA: the above plus the page stages the kernel loop (kernel.cuh) fills and walks.
+template <int kCols, int kStages>
+struct NarrowCtaStorage : NarrowStorage<kCols> {
+  PageStage stage[kStages];
   alignas(8) std::uint64_t page_full[kStages];  // mbarrier of each stage: its page has landed (load.cuh)
 };
 
-template <int kCols>
-inline constexpr int kSmemBytes = sizeof(NarrowStorage<kCols>) + kTileAlign;  // + room to align the base
-static_assert(kCtasPerSm * (kSmemBytes<kMaxCols> + 1024) <= 228 * 1024, "two CTAs must fit one SM");
+template <int kCols, int kCtasPerSm>
+inline constexpr int kSmemBytes = sizeof(NarrowCtaStorage<kCols, stages_for(kCtasPerSm)>) + kTileAlign;  // + room to align the base
+static_assert(3 * (kSmemBytes<16, 3> + 1024) <= 228 * 1024, "three 16-row CTAs of one stage must fit one SM");
+static_assert(2 * (kSmemBytes<32, 2> + 1024) <= 228 * 1024, "two 32-row CTAs of two stages must fit one SM");
 
 }  // namespace snapmla::kernels::decode_narrow
