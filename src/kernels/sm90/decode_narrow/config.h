@@ -2,7 +2,7 @@
 // dimension ("heads in N", HOPPER.md "Small head counts"), for s_q * h_q <= 32 rows.
 //
 // One CTA = one warpgroup (128 threads) = one schedule part x all kCols query rows (16 or 32;
-// rows past s_q * h_q are padding), two CTAs per SM. Per 64-token page, warp w, lane (g, t):
+// rows past s_q * h_q are padding), two or three CTAs per SM (below). Per page, warp w, lane (g, t):
 //   QK  S^T[64 tokens, kCols rows] = K (A: the page, SW128) x Q^T (B: SW128, kCols rows)
 //       wgmma m64nNk32 e4m3 (16 content k-steps) + m64nNk16 bf16 (4 RoPE k-steps); the thread
 //       holds tokens 16 w + g + 8 i and rows 8 j + 2 t + e (the accumulator layout).
