@@ -1,11 +1,13 @@
 // The split-KV planner: every block of every request is processed exactly once, splits are
-// numbered consecutively per request, and their count stays within batch + parts.
+// numbered consecutively per request, and their count stays within batch + parts; and the
+// default part count of each shape.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
 #include "sched/schedule.h"
+#include "snapmla/ops.h"
 
 namespace snapmla::sched {
 namespace {
@@ -78,6 +80,21 @@ TEST(Schedule, WorkspaceLayoutIsAlignedAndOrdered) {
   EXPECT_EQ(w.partial_o_offset % 256, 0u);
   EXPECT_EQ(w.partial_lse_offset % 256, 0u);
   EXPECT_GE(w.total_bytes, w.partial_o_offset + sizeof(float) * (128 + 132) * 256 * 512);
+}
+
+// The default part count (the CPU plans like a 132-SM card): one part per SM and 64-row tile
+// above 32 rows; two per SM up to 32 rows; three at <= 16 rows from 64 requests (or an unknown
+// batch), where the narrow kernel runs three one-stage CTAs per SM.
+TEST(DefaultParts, ThreePartsPerSmOnlyForSixteenRowsAndLargeBatches) {
+  const Device cpu = Device::cpu();
+  const int sms = default_num_sm_parts(cpu, 1, 64, 128);
+  EXPECT_GT(sms, 0);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 128), sms / 2);
+  EXPECT_EQ(default_num_sm_parts(cpu, 2, 16, 128), 2 * sms);  // 32 rows
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 63), 2 * sms);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 64), 3 * sms);
+  EXPECT_EQ(default_num_sm_parts(cpu, 4, 4, 128), 3 * sms);   // 16 rows
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16), 3 * sms);       // batch not given
 }
 
 }  // namespace
