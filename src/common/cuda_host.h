@@ -1,6 +1,6 @@
-// Host-side CUDA runtime helpers shared by the tool and the GPU tests (not by the library, whose
-// kernels check their own calls): a checked call that throws snapmla::Error(kCudaError), and
-// RAII owners of a device allocation, an event and a stream. CUDA builds only.
+// Host-side CUDA runtime helpers: a checked call that throws snapmla::Error(kCudaError) (the
+// library's kernels/common/cuda_utils.cuh calls it too), and RAII owners of a device allocation,
+// an event and a stream for the tool and the GPU tests. CUDA builds only.
 #pragma once
 
 #if SNAPMLA_WITH_CUDA
@@ -16,8 +16,10 @@
 namespace snapmla::cuda_host {
 
 inline void check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the (non-sticky) error state of this thread
     throw Error(ErrorCode::kCudaError, std::string(what) + ": " + cudaGetErrorString(status));
+  }
 }
 #define SNAPMLA_CUDA_CHECK(call) ::snapmla::cuda_host::check((call), #call)
 

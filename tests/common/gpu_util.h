@@ -16,7 +16,6 @@
 
 namespace snapmla::testing {
 
-#define SNAPMLA_CUDA_OK(call) SNAPMLA_CUDA_CHECK(call)
 
 // Bit patterns used to poison memory: every one decodes to NaN in its format.
 inline constexpr std::uint8_t kNanE4m3 = 0x7f;
@@ -60,8 +59,6 @@ TensorView cuda_view(const DeviceBuffer<T>& buf, DType dtype, std::initializer_l
   return TensorView::contiguous(buf.get(), dtype, shape, Device::cuda(0));
 }
 
-using StreamGuard = cuda_host::Stream;
-
-inline void sync() { SNAPMLA_CUDA_OK(cudaDeviceSynchronize()); }
+inline void sync() { SNAPMLA_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace snapmla::testing

@@ -84,7 +84,7 @@ TEST(CodecsGpu, AllFloat32PatternsMatchHardwareConversions) {
   e4m3.fill(Mismatches{});
   bf16.fill(Mismatches{});
   sweep_float_kernel<<<4096, 256>>>(0, std::uint64_t(1) << 32, e4m3.get(), bf16.get());
-  SNAPMLA_CUDA_OK(cudaGetLastError());
+  SNAPMLA_CUDA_CHECK(cudaGetLastError());
   testing::sync();
   const Mismatches m8 = e4m3.download()[0];
   expect_none(m8, "float -> e4m3 (cvt.rn.satfinite.e4m3x2.f32)");
@@ -97,7 +97,7 @@ TEST(CodecsGpu, AllCodesDecodeLikeTheCodecs) {
   e4m3.fill(Mismatches{});
   bf16.fill(Mismatches{});
   decode_codes_kernel<<<256, 256>>>(e4m3.get(), bf16.get());
-  SNAPMLA_CUDA_OK(cudaGetLastError());
+  SNAPMLA_CUDA_CHECK(cudaGetLastError());
   testing::sync();
   expect_none(e4m3.download()[0], "e4m3x2 -> float (cvt.rn.f16x2.e4m3x2)");
   expect_none(bf16.download()[0], "bf16 -> float");

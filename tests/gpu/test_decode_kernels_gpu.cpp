@@ -71,7 +71,7 @@ void poison_outputs(testing::GpuDecode& g) {
   g.out.poison_nan();
   g.lse.poison_nan();
   const auto layout = sched::workspace_layout(g.problem.batch, g.problem.s_q, g.problem.h_q, g.shape.num_sm_parts);
-  SNAPMLA_CUDA_OK(cudaMemset(g.workspace.get() + layout.partial_lse_offset, 0xff,
+  SNAPMLA_CUDA_CHECK(cudaMemset(g.workspace.get() + layout.partial_lse_offset, 0xff,
                              layout.total_bytes - layout.partial_lse_offset));
 }
 

@@ -50,7 +50,7 @@ TEST(DecodeStepGpu, SameInputsTwiceGiveIdenticalBits) {
 
 TEST(DecodeStepGpu, GraphReplayEqualsEager) {
   const auto p = problem_with_splits();
-  testing::StreamGuard stream;
+  cuda_host::Stream stream;
   for (Path path : {Path::kFp8, Path::kBf16}) {
     testing::GpuDecode run(p, 40);
     run.step(path, stream.get());
@@ -59,14 +59,14 @@ TEST(DecodeStepGpu, GraphReplayEqualsEager) {
     run.poison();
     cudaGraph_t graph{};
     cudaGraphExec_t exec{};
-    SNAPMLA_CUDA_OK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
+    SNAPMLA_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
     run.step(path, stream.get());
-    SNAPMLA_CUDA_OK(cudaStreamEndCapture(stream.get(), &graph));
-    SNAPMLA_CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+    SNAPMLA_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
+    SNAPMLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
     for (int replay = 0; replay < 2; ++replay) {
       run.poison();
-      SNAPMLA_CUDA_OK(cudaGraphLaunch(exec, stream.get()));
-      SNAPMLA_CUDA_OK(cudaStreamSynchronize(stream.get()));
+      SNAPMLA_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
+      SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
       EXPECT_TRUE(same_bits(run.result(), eager)) << "replay " << replay;
     }
     cudaGraphExecDestroy(exec);

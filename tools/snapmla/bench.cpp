@@ -239,9 +239,9 @@ class Bench {
  public:
   explicit Bench(const BenchOptions& o) : o_(o) {
     int l2 = 0;
-    SNAPMLA_TOOL_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+    SNAPMLA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
     l2_bytes_ = l2;
-    flush_ = DeviceBuffer(std::max<std::size_t>(2 * std::size_t(l2), std::size_t(64) << 20));
+    flush_ = DeviceBytes(std::max<std::size_t>(2 * std::size_t(l2), std::size_t(64) << 20));
     // A pool of realistic rows to replicate into every cache.
     synth::ProblemOptions po;
     po.batch = 1;
@@ -258,17 +258,17 @@ class Bench {
 
   double copy_roof() {
     const std::size_t bytes = std::size_t(1) << 30;
-    DeviceBuffer a(bytes), b(bytes);
-    SNAPMLA_TOOL_CUDA(cudaMemsetAsync(a.get(), 1, bytes, stream_.get()));
+    DeviceBytes a(bytes), b(bytes);
+    SNAPMLA_CUDA_CHECK(cudaMemsetAsync(a.get(), 1, bytes, stream_.get()));
     std::vector<double> us;
     Event e0, e1;
     for (int i = 0; i < 12; ++i) {
-      SNAPMLA_TOOL_CUDA(cudaEventRecord(e0.get(), stream_.get()));
-      SNAPMLA_TOOL_CUDA(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice, stream_.get()));
-      SNAPMLA_TOOL_CUDA(cudaEventRecord(e1.get(), stream_.get()));
-      SNAPMLA_TOOL_CUDA(cudaEventSynchronize(e1.get()));
+      SNAPMLA_CUDA_CHECK(cudaEventRecord(e0.get(), stream_.get()));
+      SNAPMLA_CUDA_CHECK(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice, stream_.get()));
+      SNAPMLA_CUDA_CHECK(cudaEventRecord(e1.get(), stream_.get()));
+      SNAPMLA_CUDA_CHECK(cudaEventSynchronize(e1.get()));
       float ms = 0;
-      SNAPMLA_TOOL_CUDA(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
+      SNAPMLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
       if (i >= 2) us.push_back(ms * 1e3);
     }
     return 2.0 * double(bytes) / median(us) / 1e3;
@@ -294,21 +294,21 @@ class Bench {
     std::vector<std::int32_t> lengths(b, s.s_k);
 
     // BF16 cache: the pool replicated (doubling device copies), then FP8 by append_kv.
-    DeviceBuffer kv16(std::size_t(tokens) * kDimQK * 2);
+    DeviceBytes kv16(std::size_t(tokens) * kDimQK * 2);
     {
       const std::size_t pool_bytes = std::min(pool_.size() * 2, kv16.bytes());
-      SNAPMLA_TOOL_CUDA(cudaMemcpy(kv16.get(), pool_.data(), pool_bytes, cudaMemcpyHostToDevice));
+      SNAPMLA_CUDA_CHECK(cudaMemcpy(kv16.get(), pool_.data(), pool_bytes, cudaMemcpyHostToDevice));
       std::size_t filled = pool_bytes;
       while (filled < kv16.bytes()) {
         const std::size_t n = std::min(filled, kv16.bytes() - filled);
-        SNAPMLA_TOOL_CUDA(cudaMemcpyAsync(kv16.as<char>() + filled, kv16.get(), n,
+        SNAPMLA_CUDA_CHECK(cudaMemcpyAsync(kv16.as<char>() + filled, kv16.get(), n,
                                           cudaMemcpyDeviceToDevice, stream));
         filled += n;
       }
     }
-    DeviceBuffer kv8(std::size_t(tokens) * kDimLatent), kscale(std::size_t(tokens) * 4),
+    DeviceBytes kv8(std::size_t(tokens) * kDimLatent), kscale(std::size_t(tokens) * 4),
         krope(std::size_t(tokens) * kDimRope * 2);
-    auto view = [&](const DeviceBuffer& buf, DType t, std::initializer_list<std::int64_t> shp) {
+    auto view = [&](const DeviceBytes& buf, DType t, std::initializer_list<std::int64_t> shp) {
       return TensorView::contiguous(buf.get(), t, shp, dev);
     };
     const Fp8Cache fc{view(kv8, DType::kFloat8E4M3, {pages, kPageSize, kDimLatent}),
@@ -318,10 +318,10 @@ class Bench {
     {
       std::vector<std::int32_t> slots(tokens);
       std::iota(slots.begin(), slots.end(), 0);
-      DeviceBuffer dslots = DeviceBuffer::from_host(slots);
+      DeviceBytes dslots = DeviceBytes::from_host(slots);
       append_kv(view(kv16, DType::kBFloat16, {tokens, kDimQK}), view(dslots, DType::kInt32, {tokens}),
                 fc, stream);
-      SNAPMLA_TOOL_CUDA(cudaStreamSynchronize(stream));
+      SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream));
     }
     // Queries: realistic synthetic rows.
     synth::ProblemOptions qo;
@@ -331,19 +331,19 @@ class Bench {
     qo.length = 1;
     qo.seed = 99;
     qo.extra_pages = 0;
-    DeviceBuffer q = DeviceBuffer::from_host(synth::to_bf16(synth::make_problem(qo).q));
+    DeviceBytes q = DeviceBytes::from_host(synth::to_bf16(synth::make_problem(qo).q));
     const std::size_t rows = std::size_t(b * sq * hq);
-    DeviceBuffer qn(rows * kDimLatent), qs(rows * 4), qr(rows * kDimRope * 2);
+    DeviceBytes qn(rows * kDimLatent), qs(rows * 4), qr(rows * kDimRope * 2);
     const TensorView q_view = view(q, DType::kBFloat16, {b, sq, hq, kDimQK});
     const Fp8Query fq{view(qn, DType::kFloat8E4M3, {b, sq, hq, kDimLatent}),
                       view(qs, DType::kFloat32, {b, sq, hq}),
                       view(qr, DType::kBFloat16, {b, sq, hq, kDimRope})};
     quantize_query(q_view, fq, stream);
 
-    DeviceBuffer dtable = DeviceBuffer::from_host(table), dlens = DeviceBuffer::from_host(lengths);
-    DeviceBuffer out(rows * kDimLatent * 2), lse(rows * 4);
+    DeviceBytes dtable = DeviceBytes::from_host(table), dlens = DeviceBytes::from_host(lengths);
+    DeviceBytes out(rows * kDimLatent * 2), lse(rows * 4);
     const DecodeShape shape{s.batch, s.s_q, s.h_q, 0};
-    DeviceBuffer ws(decode_workspace_bytes(shape, dev));
+    DeviceBytes ws(decode_workspace_bytes(shape, dev));
     const Workspace workspace{ws.get(), ws.bytes(), dev};
     const TensorView dl = view(dlens, DType::kInt32, {b});
     plan_decode(shape, dl, workspace, stream);
@@ -353,7 +353,7 @@ class Bench {
     DecodeOptions opts;
     opts.causal = s.s_q > 1;
     opts.stream = stream;
-    SNAPMLA_TOOL_CUDA(cudaStreamSynchronize(stream));
+    SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream));
 
     const bool want_graph = !o_.no_graphs && s.batch <= o_.graph_max_batch;
     bool graph8 = false, graph16 = false;
@@ -391,23 +391,23 @@ class Bench {
       }
     }
     auto launch = [&] {
-      if (exec) SNAPMLA_TOOL_CUDA(cudaGraphLaunch(exec, stream));
+      if (exec) SNAPMLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
       else call();
     };
     for (int i = 0; i < o_.warmup; ++i) launch();
     std::vector<Event> start(o_.reps), stop(o_.reps);
     for (int i = 0; i < o_.reps; ++i) {
-      SNAPMLA_TOOL_CUDA(cudaMemsetAsync(flush_.get(), i & 0xff, flush_.bytes(), stream));
-      SNAPMLA_TOOL_CUDA(cudaEventRecord(start[i].get(), stream));
+      SNAPMLA_CUDA_CHECK(cudaMemsetAsync(flush_.get(), i & 0xff, flush_.bytes(), stream));
+      SNAPMLA_CUDA_CHECK(cudaEventRecord(start[i].get(), stream));
       launch();
-      SNAPMLA_TOOL_CUDA(cudaEventRecord(stop[i].get(), stream));
+      SNAPMLA_CUDA_CHECK(cudaEventRecord(stop[i].get(), stream));
     }
-    SNAPMLA_TOOL_CUDA(cudaStreamSynchronize(stream));
-    SNAPMLA_TOOL_CUDA(cudaGetLastError());
+    SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    SNAPMLA_CUDA_CHECK(cudaGetLastError());
     std::vector<double> us;
     for (int i = 0; i < o_.reps; ++i) {
       float ms = 0;
-      SNAPMLA_TOOL_CUDA(cudaEventElapsedTime(&ms, start[i].get(), stop[i].get()));
+      SNAPMLA_CUDA_CHECK(cudaEventElapsedTime(&ms, start[i].get(), stop[i].get()));
       us.push_back(ms * 1e3);
     }
     if (exec) cudaGraphExecDestroy(exec);
@@ -415,8 +415,8 @@ class Bench {
   }
 
   BenchOptions o_;
-  StreamHandle stream_;
-  DeviceBuffer flush_;
+  cuda_host::Stream stream_;
+  DeviceBytes flush_;
   double l2_bytes_ = 0;
   std::vector<std::uint16_t> pool_;
 };

@@ -71,32 +71,32 @@ DemoResult run_cpu(synth::HostTensors& ht, const ref::HostProblem& p) {
 DemoResult run_gpu(synth::HostTensors& ht, const ref::HostProblem& p, int reps) {
   DemoResult r;
   const Device dev = Device::cuda(0);
-  StreamHandle stream_handle;
+  cuda_host::Stream stream_handle;
   cudaStream_t stream = stream_handle.get();
   const std::int64_t b = p.batch, sq = p.s_q, hq = p.h_q, pages = p.num_pages;
   const std::int64_t n_new = static_cast<std::int64_t>(ht.slots.size());
 
-  DeviceBuffer q = DeviceBuffer::from_host(ht.q);
-  DeviceBuffer kv16 = DeviceBuffer::from_host(ht.kv_bf16);
-  DeviceBuffer new_kv = DeviceBuffer::from_host(ht.new_kv);
-  DeviceBuffer slots = DeviceBuffer::from_host(ht.slots);
-  DeviceBuffer bt = DeviceBuffer::from_host(ht.block_table);
-  DeviceBuffer lens = DeviceBuffer::from_host(ht.lengths);
-  DeviceBuffer kv8(std::size_t(pages) * kPageSize * kDimLatent);
-  DeviceBuffer kscale(std::size_t(pages) * kPageSize * sizeof(float));
-  DeviceBuffer krope(std::size_t(pages) * kPageSize * kDimRope * 2);
-  SNAPMLA_TOOL_CUDA(cudaMemset(kv8.get(), 0, kv8.bytes()));
-  SNAPMLA_TOOL_CUDA(cudaMemset(kscale.get(), 0, kscale.bytes()));
-  SNAPMLA_TOOL_CUDA(cudaMemset(krope.get(), 0, krope.bytes()));
+  DeviceBytes q = DeviceBytes::from_host(ht.q);
+  DeviceBytes kv16 = DeviceBytes::from_host(ht.kv_bf16);
+  DeviceBytes new_kv = DeviceBytes::from_host(ht.new_kv);
+  DeviceBytes slots = DeviceBytes::from_host(ht.slots);
+  DeviceBytes bt = DeviceBytes::from_host(ht.block_table);
+  DeviceBytes lens = DeviceBytes::from_host(ht.lengths);
+  DeviceBytes kv8(std::size_t(pages) * kPageSize * kDimLatent);
+  DeviceBytes kscale(std::size_t(pages) * kPageSize * sizeof(float));
+  DeviceBytes krope(std::size_t(pages) * kPageSize * kDimRope * 2);
+  SNAPMLA_CUDA_CHECK(cudaMemset(kv8.get(), 0, kv8.bytes()));
+  SNAPMLA_CUDA_CHECK(cudaMemset(kscale.get(), 0, kscale.bytes()));
+  SNAPMLA_CUDA_CHECK(cudaMemset(krope.get(), 0, krope.bytes()));
   const std::size_t rows = std::size_t(b * sq * hq);
-  DeviceBuffer qn(rows * kDimLatent), qs(rows * sizeof(float)), qr(rows * kDimRope * 2);
-  DeviceBuffer out8(rows * kDimLatent * 2), out16(rows * kDimLatent * 2);
-  DeviceBuffer lse8(rows * sizeof(float)), lse16(rows * sizeof(float));
+  DeviceBytes qn(rows * kDimLatent), qs(rows * sizeof(float)), qr(rows * kDimRope * 2);
+  DeviceBytes out8(rows * kDimLatent * 2), out16(rows * kDimLatent * 2);
+  DeviceBytes lse8(rows * sizeof(float)), lse16(rows * sizeof(float));
   const DecodeShape shape{p.batch, p.s_q, p.h_q, 0};
-  DeviceBuffer ws(decode_workspace_bytes(shape, dev));
+  DeviceBytes ws(decode_workspace_bytes(shape, dev));
   const Workspace workspace{ws.get(), ws.bytes(), dev};
 
-  auto view = [&](const DeviceBuffer& buf, DType t, std::initializer_list<std::int64_t> shp) {
+  auto view = [&](const DeviceBytes& buf, DType t, std::initializer_list<std::int64_t> shp) {
     return TensorView::contiguous(buf.get(), t, shp, dev);
   };
   const TensorView q_view = view(q, DType::kBFloat16, {b, sq, hq, kDimQK});
@@ -131,25 +131,25 @@ DemoResult run_gpu(synth::HostTensors& ht, const ref::HostProblem& p, int reps) 
     Event start, stop;
     std::vector<double> us;
     for (int i = 0; i < reps; ++i) {
-      SNAPMLA_TOOL_CUDA(cudaEventRecord(start.get(), stream));
+      SNAPMLA_CUDA_CHECK(cudaEventRecord(start.get(), stream));
       call();
-      SNAPMLA_TOOL_CUDA(cudaEventRecord(stop.get(), stream));
-      SNAPMLA_TOOL_CUDA(cudaEventSynchronize(stop.get()));
+      SNAPMLA_CUDA_CHECK(cudaEventRecord(stop.get(), stream));
+      SNAPMLA_CUDA_CHECK(cudaEventSynchronize(stop.get()));
       float ms = 0;
-      SNAPMLA_TOOL_CUDA(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+      SNAPMLA_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
       us.push_back(ms * 1000.0);
     }
     return median(us);
   };
   decode_fp8(fq, fc, a8, opts);
   decode_bf16(q_view, bc, a16, opts);
-  SNAPMLA_TOOL_CUDA(cudaStreamSynchronize(stream));
-  SNAPMLA_TOOL_CUDA(cudaGetLastError());
+  SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream));
+  SNAPMLA_CUDA_CHECK(cudaGetLastError());
   r.fp8 = synth::to_host_result(out8.to_host<std::uint16_t>(), lse8.to_host<float>());
   r.bf16 = synth::to_host_result(out16.to_host<std::uint16_t>(), lse16.to_host<float>());
   r.fp8_us = time_us([&] { decode_fp8(fq, fc, a8, opts); });
   r.bf16_us = time_us([&] { decode_bf16(q_view, bc, a16, opts); });
-  SNAPMLA_TOOL_CUDA(cudaStreamSynchronize(stream));
+  SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream));
   return r;
 }
 #endif

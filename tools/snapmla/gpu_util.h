@@ -1,5 +1,5 @@
 // CUDA runtime helpers of the snapmla tool: the shared RAII owners and checked calls
-// (common/cuda_host.h) under the tool's names, the median and the device name. Only compiled
+// (common/cuda_host.h), the median and the device name. Only compiled
 // into a CUDA build; the CPU build never includes cuda_runtime.h.
 #pragma once
 
@@ -14,10 +14,8 @@
 
 namespace snapmla::tool {
 
-#define SNAPMLA_TOOL_CUDA(call) SNAPMLA_CUDA_CHECK(call)
-using DeviceBuffer = cuda_host::DeviceBytes;
+using cuda_host::DeviceBytes;
 using cuda_host::Event;
-using StreamHandle = cuda_host::Stream;
 
 inline double median(std::vector<double> v) {
   if (v.empty()) return 0.0;

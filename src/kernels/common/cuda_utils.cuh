@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/cuda_host.h"
 #include "snapmla/error.h"
 
 namespace snapmla::kernels {
@@ -16,12 +17,7 @@ inline constexpr int kWarpSize = 32;
 inline constexpr unsigned kFullMask = 0xffffffffu;
 
 // Throws snapmla::Error(kCudaError, "<what>: <cudaGetErrorString>") when `status` is an error.
-inline void cuda_check(cudaError_t status, const char* what) {
-  if (status != cudaSuccess) {
-    (void)cudaGetLastError();  // clear the sticky-free error state of this thread
-    throw Error(ErrorCode::kCudaError, std::string(what) + ": " + cudaGetErrorString(status));
-  }
-}
+inline void cuda_check(cudaError_t status, const char* what) { cuda_host::check(status, what); }
 
 // Checks the launch just made (configuration errors, missing kernel image, ...).
 inline void check_launch(const char* what) { cuda_check(cudaGetLastError(), what); }
