@@ -80,8 +80,10 @@ fi
 
 CUOBJDUMP=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
 if [ -x "$CUOBJDUMP" ] && [ -x "$BUILD/snapmla" ]; then
-  step sass_wgmma bash -c "'$CUOBJDUMP' -sass '$BUILD/snapmla' | python3 scripts/sass_check.py decode_wgmma_kernel"
-  step sass_narrow bash -c "'$CUOBJDUMP' -sass '$BUILD/snapmla' | python3 scripts/sass_check.py decode_narrow_kernel"
+  # One disassembly (~10 s), read by both checks.
+  "$CUOBJDUMP" -sass "$BUILD/snapmla" >"$LOG/snapmla.sass" 2>"$LOG/cuobjdump.log"
+  step sass_wgmma python3 scripts/sass_check.py decode_wgmma_kernel <"$LOG/snapmla.sass"
+  step sass_narrow python3 scripts/sass_check.py decode_narrow_kernel <"$LOG/snapmla.sass"
 fi
 
 if [ -x "$BUILD/snapmla" ]; then

@@ -12,14 +12,14 @@ inline bool aligned_to(const void* ptr, std::uintptr_t bytes) {
   return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0;
 }
 
-// The FP8 query and cache planes take 16-byte loads: q_nope rows (1-byte elements), q_rope rows
-// (2-byte elements) and the three cache planes must be 16-byte aligned, strides included.
 // Whether TMA can read the FP8 cache (decode_wgmma/components/tma_load.cuh): at least one page,
 // and token coordinates within int32.
 inline bool tma_reads_cache(const DecodeParams& p) {
   return p.fp8_cache.num_pages > 0 && static_cast<long long>(p.fp8_cache.num_pages) * kPageSize <= 0x7fffffffLL;
 }
 
+// The FP8 query and cache planes take 16-byte loads: q_nope rows (1-byte elements), q_rope rows
+// (2-byte elements) and the three cache planes must be 16-byte aligned, strides included.
 inline bool fp8_inputs_16b_aligned(const DecodeParams& p) {
   constexpr int kBytes = 16;
   if (!aligned_to(p.fp8_cache.kv_fp8, kBytes) || !aligned_to(p.fp8_cache.kv_rope, kBytes) ||
