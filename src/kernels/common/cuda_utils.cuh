@@ -41,6 +41,16 @@ inline cudaStream_t to_stream(void* stream) { return static_cast<cudaStream_t>(s
 inline int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
 
 #if defined(__CUDACC__)
+// Reduction over the lanes whose indices differ only in bits kFirstBit.. of the lane index
+// below kEndBit (as masks: lane_reduce<1, 4> = a quad, <4, 32> = the 8 lanes of equal lane % 4),
+// combining at distance kFirstBit first.
+template <int kFirstBit, int kEndBit, typename Op>
+__device__ __forceinline__ float lane_reduce(float v, Op op) {
+#pragma unroll
+  for (int d = kFirstBit; d < kEndBit; d *= 2) v = op(v, __shfl_xor_sync(kFullMask, v, d));
+  return v;
+}
+
 template <typename Op>
 __device__ __forceinline__ float warp_reduce(float v, Op op) {
 #pragma unroll

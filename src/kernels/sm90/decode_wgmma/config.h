@@ -44,6 +44,10 @@ inline constexpr int kContentKStepBytes = 32;       // e4m3 k-step: 32 values
 inline constexpr int kRopeKStepBytes = 32;          // bf16 k-step: 16 values
 inline constexpr int kContentKSteps = kDimLatent / kContentKStepBytes;       // 16
 inline constexpr int kRopeKSteps = 2 * kDimRope / kRopeKStepBytes;           // 4
+// e4m3 k-steps chained in the tensor core before each fp32 promotion (qk.cuh, and the narrow
+// kernel's). Two measured 3-9 % faster, but put h_q = 16, s_q = 4 at rel L2 2.06e-3 from the
+// emulation, over the tests' 2e-3 (docs/perf.md, v12).
+inline constexpr int kKStepsPerPromotion = 1;
 // PV: each warpgroup owns 256 output dims, computed in chunks of 64 (wgmma N) so that one
 // chunk's block product (P8 x V, fp32) fits beside O before it is folded in.
 inline constexpr int kPvDimsPerWarpgroup = kDimLatent / kWarpgroups;          // 256

@@ -19,6 +19,7 @@
 #include "kernels/sm90/decode_narrow/components/mma.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
+#include "kernels/sm90/decode_wgmma/components/transpose_v.cuh"
 
 namespace snapmla::kernels::decode_narrow {
 
@@ -51,8 +52,7 @@ __device__ __forceinline__ FragmentMasks fragment_masks(int t, int n_lo, int n_h
 }
 
 __device__ __forceinline__ std::uint32_t mask_fragment(std::uint32_t w, std::uint32_t keep, std::uint32_t sanitize) {
-  const std::uint32_t nan_bits = ((w & 0x7f7f7f7fu) + 0x01010101u) & sanitize;  // e4m3 NaN: S.1111.111
-  return w & keep & ~((nan_bits >> 7) * 0xffu);
+  return decode_wgmma::zero_e4m3_nans(w, sanitize) & keep;
 }
 
 template <int kCols>

@@ -16,14 +16,10 @@ using decode_wgmma::kContentKStepBytes;
 using decode_wgmma::kContentKSteps;
 using decode_wgmma::kRopeKStepBytes;
 using decode_wgmma::kRopeKSteps;
-using decode_wgmma::kSw128RowBytes;
 
 template <int kCols>
 inline constexpr int kQkStaging = kCols == 16 ? 4 : 2;  // tensor-core groups in flight
-// e4m3 k-steps chained in the tensor core before each fp32 promotion. Two measured 3 % faster
-// here, but moved the wgmma kernel's output further from the emulation than the tests allow
-// on one shape (docs/perf.md, v12), so both kernels promote every k-step.
-inline constexpr int kKStepsPerPromotion = 1;
+using decode_wgmma::kKStepsPerPromotion;  // decode_wgmma/config.h says why 1
 
 template <int kCols>
 __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, const PageStage& st,
@@ -38,17 +34,15 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
   }
   const std::uint32_t k_content = smem_u32(st.content), k_rope = smem_u32(st.rope);
   const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
-  constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4 k-steps per 128-byte column block
   constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
   constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
   const auto issue = [&](int grp, float(&stage)[kRegs]) {
     if (grp < kContentGroups) {
 #pragma unroll
       for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
-        const int step = grp * kKStepsPerPromotion + kk;
-        const int kb = step / kStepsPerBlock, k_byte = (step % kStepsPerBlock) * kContentKStepBytes;
-        qk_content<kCols>(sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte),
-                          sw128_desc(q_content + kb * kCols * kSw128RowBytes + k_byte), stage, kk > 0);
+        const int k = (grp * kKStepsPerPromotion + kk) * kContentKStepBytes;  // the k-step's first byte
+        qk_content<kCols>(sw128_desc(k_content + decode_wgmma::sw128_offset(kTokensPerBlock, 0, k)),
+                          sw128_desc(q_content + decode_wgmma::sw128_offset(kCols, 0, k)), stage, kk > 0);
       }
     } else {
 #pragma unroll
@@ -57,10 +51,8 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
                        ks > 0);
     }
   };
-  decode_wgmma::staged_groups<kGroups, kStaging>(part, issue, [](int) {}, [&](const float(&stage)[kRegs]) {
-#pragma unroll
-    for (int i = 0; i < kRegs; ++i) acc[i] = __fadd_rn(acc[i], stage[i]);
-  });
+  decode_wgmma::staged_groups<kGroups, kStaging>(part, issue, [](int) {},
+                                                 [&](const float(&stage)[kRegs]) { decode_wgmma::add_promoted(acc, stage); });
 }
 
 }  // namespace snapmla::kernels::decode_narrow

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "common/quant_rules.h"
+#include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_fp8/components/softmax.cuh"
 #include "kernels/sm90/decode_narrow/components/shared_storage.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
@@ -63,11 +64,8 @@ struct BlockStep {
 // Reduction over the 8 lanes g that share t (lane bits 2..4).
 template <class Op>
 __device__ __forceinline__ float reduce_over_g(float v, Op op) {
-#pragma unroll
-  for (int d = 4; d < 32; d *= 2) v = op(v, __shfl_xor_sync(0xffffffffu, v, d));
-  return v;
+  return lane_reduce<4, 32>(v, op);
 }
-
 
 __device__ __forceinline__ float4 load_float4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 

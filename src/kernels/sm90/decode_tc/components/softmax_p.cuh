@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "common/quant_rules.h"
+#include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_fp8/components/softmax.cuh"
 #include "kernels/sm90/decode_tc/components/qk.cuh"
 
@@ -59,17 +60,13 @@ __device__ __forceinline__ int p8_byte_of_token(int tok) {
   return group * 16 + 4 * ((in % 8) / 2) + 2 * (in / 8) + (in % 2);
 }
 
+// Reductions over the quad (the 4 lanes t of a row).
 __device__ __forceinline__ float quad_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
-  return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
+  return lane_reduce<1, 4>(v, [](float a, float b) { return fmaxf(a, b); });
 }
-__device__ __forceinline__ float quad_nonneg_nan_max(float v) {
-  v = nonneg_nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 1));
-  return nonneg_nan_sticky_max(v, __shfl_xor_sync(kFullMask, v, 2));
-}
+__device__ __forceinline__ float quad_nonneg_nan_max(float v) { return lane_reduce<1, 4>(v, nonneg_nan_sticky_max); }
 __device__ __forceinline__ float quad_sum(float v) {
-  v = __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 1));
-  return __fadd_rn(v, __shfl_xor_sync(kFullMask, v, 2));
+  return lane_reduce<1, 4>(v, [](float a, float b) { return __fadd_rn(a, b); });
 }
 
 // T: the tiling (rows, splits, tokens and n-tiles of a warp, P8 order, T::kSlots: the row slots

@@ -23,16 +23,7 @@ namespace snapmla::kernels::decode_wgmma {
 inline constexpr int kQkNTiles = kQkTokensPerWarpgroup / 8;  // 4
 inline constexpr int kQkRegs = 4 * kQkNTiles;                // 16
 inline constexpr int kQkStaging = 2;                         // groups in flight (3 measured no faster, and spilled)
-// e4m3 k-steps chained in the tensor core before each fp32 promotion (docs/numerics.md). Two
-// measured 5-9 % faster, but put h_q = 16, s_q = 4 at rel L2 2.06e-3 from the emulation, over the
-// tests' 2e-3 (docs/perf.md, v12).
-inline constexpr int kKStepsPerPromotion = 1;
 using ScoreAcc = float[kQkNTiles][4];
-
-__device__ __forceinline__ void add_staged(float (&d)[kQkRegs], const float (&part)[kQkRegs]) {
-#pragma unroll
-  for (int i = 0; i < kQkRegs; ++i) d[i] = __fadd_rn(d[i], part[i]);
-}
 
 // `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
 // `live`: the warp holds real query rows (a warp of padding rows must take part in the
@@ -52,17 +43,15 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
   const std::uint32_t k_content = smem_u32(st.content) + token_row * kSw128RowBytes;
   const std::uint32_t k_rope = smem_u32(st.rope) + token_row * kSw128RowBytes;
-  constexpr int kStepsPerBlock = kSw128RowBytes / kContentKStepBytes;  // 4
   constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
   constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
   const auto issue = [&](int grp, float(&stage)[kQkRegs]) {
     if (grp < kContentGroups) {
 #pragma unroll
       for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
-        const int step = grp * kKStepsPerPromotion + kk;
-        const int kb = step / kStepsPerBlock, k_byte = (step % kStepsPerBlock) * kContentKStepBytes;
-        qk_content(sw128_desc(q_content + kb * kRowsPerCta * kSw128RowBytes + k_byte),
-                   sw128_desc(k_content + kb * kTokensPerBlock * kSw128RowBytes + k_byte), stage, kk > 0);
+        const int k = (grp * kKStepsPerPromotion + kk) * kContentKStepBytes;  // the k-step's first byte
+        qk_content(sw128_desc(q_content + sw128_offset(kRowsPerCta, 0, k)),
+                   sw128_desc(k_content + sw128_offset(kTokensPerBlock, 0, k)), stage, kk > 0);
       }
     } else {
 #pragma unroll
@@ -71,7 +60,7 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
     }
   };
   staged_groups<kGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) {
-    if (live) add_staged(d, stage);
+    if (live) add_promoted(d, stage);
   });
 }
 

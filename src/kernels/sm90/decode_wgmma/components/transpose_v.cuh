@@ -28,8 +28,10 @@ inline constexpr int kDimChunks = kDimLatent / kChunkBytes;      // 32
 inline constexpr int kTransposeUnits = kTokenQuads * kDimChunks; // 512 (4 tokens x 16 dims)
 static_assert(kTransposeUnits % kThreads == 0);
 
-__device__ __forceinline__ std::uint32_t zero_e4m3_nans(std::uint32_t w) {
-  const std::uint32_t nan_bits = ((w & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u;
+// The e4m3 NaN codes among the four bytes of w zeroed, in the bytes whose bit 7 is set in
+// `bytes` (default: all four).
+__device__ __forceinline__ std::uint32_t zero_e4m3_nans(std::uint32_t w, std::uint32_t bytes = 0x80808080u) {
+  const std::uint32_t nan_bits = ((w & 0x7f7f7f7fu) + 0x01010101u) & bytes;
   return w & ~((nan_bits >> 7) * 0xffu);
 }
 

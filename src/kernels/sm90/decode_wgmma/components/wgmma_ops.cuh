@@ -80,6 +80,13 @@ __device__ __forceinline__ void staged_groups(float (&part)[kStaging][kRegs], Is
   }
 }
 
+// The fp32 promotion of a finished staging accumulator: d += part, element by element.
+template <int N>
+__device__ __forceinline__ void add_promoted(float (&d)[N], const float (&part)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) d[i] = __fadd_rn(d[i], part[i]);
+}
+
 __device__ __forceinline__ gmma::ScaleOut scale_out(bool accumulate) {
   return accumulate ? gmma::ScaleOut::One : gmma::ScaleOut::Zero;
 }
