@@ -49,11 +49,11 @@ kernels::DecodeParams kernel_params(const testing::GpuDecode& g, Path path) {
 enum class Kernel { kTc, kWgmma };
 std::string kernel_name(Kernel k) { return k == Kernel::kTc ? "tc" : "wgmma"; }
 
-bool tc_supports(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
+bool kernel_supports(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
   if (k == Kernel::kWgmma) return path == Path::kFp8 && kernels::decode_fp8_wgmma_supports(p);
   return path == Path::kFp8 ? kernels::decode_fp8_tc_supports(p) : kernels::decode_bf16_tc_supports(p);
 }
-bool launch_tc(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
+bool launch_kernel(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
   if (k == Kernel::kWgmma) return path == Path::kFp8 && kernels::launch_decode_fp8_wgmma(p, nullptr);
   return path == Path::kFp8 ? kernels::launch_decode_fp8_tc(p, nullptr) : kernels::launch_decode_bf16_tc(p, nullptr);
 }
@@ -78,7 +78,7 @@ void poison_outputs(testing::GpuDecode& g) {
 // Prepares the inputs through the public API (quantize_query, append_kv, plan, decode), then
 // runs the SIMT kernel and the kernel under test (+ combine each) on the same inputs and
 // workspace. Returns {kernel under test, simt}.
-std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_tc_and_simt(testing::GpuDecode& g, Path path,
+std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_kernel_and_simt(testing::GpuDecode& g, Path path,
                                                                               Kernel k = Kernel::kTc) {
   g.step(path);
   poison_outputs(g);
@@ -87,8 +87,8 @@ std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_tc_and_simt(te
   kernels::launch_combine(p, nullptr);
   const testing::CpuDecodeResult simt = g.result();
   poison_outputs(g);
-  EXPECT_TRUE(tc_supports(p, path, k));
-  EXPECT_TRUE(launch_tc(p, path, k));
+  EXPECT_TRUE(kernel_supports(p, path, k));
+  EXPECT_TRUE(launch_kernel(p, path, k));
   kernels::launch_combine(p, nullptr);
   return {g.result(), simt};
 }
@@ -102,7 +102,7 @@ void run_case(const Case& c, Path path, std::uint64_t seed, Kernel k = Kernel::k
   }
   const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, path, parts);
   testing::GpuDecode g(problem, parts);
-  const auto [tc, simt] = run_tc_and_simt(g, path, k);
+  const auto [tc, simt] = run_kernel_and_simt(g, path, k);
   const testing::Agreement a = testing::agreement(tc, cpu);
   const testing::Agreement s = testing::agreement(simt, cpu);
   const testing::Agreement ts = testing::agreement(tc, simt);
@@ -184,7 +184,7 @@ TEST(DecodeTcGpu, NanTokenReachesOnlyRowsThatSeeIt) {
       const std::string what = path_name(path) + " " + kernel_name(k) + " s_q " + std::to_string(s_q);
       const auto cpu = testing::cpu_decode(problem, path, parts);
       testing::GpuDecode g(problem, parts);
-      const auto [tc, simt] = run_tc_and_simt(g, path, k);
+      const auto [tc, simt] = run_kernel_and_simt(g, path, k);
       const auto a = testing::agreement(tc, cpu);
       EXPECT_EQ(a.mismatched_specials, 0) << what;
       EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2) << what;
@@ -205,13 +205,13 @@ TEST(DecodeTcGpu, RefusesMixedVisibilityTilesAndMisalignment) {
   for (Path path : {Path::kFp8, Path::kBf16}) {
     SCOPED_TRACE(path_name(path));
     kernels::DecodeParams p = kernel_params(g, path);
-    EXPECT_FALSE(tc_supports(p, path));
-    EXPECT_FALSE(launch_tc(p, path));
+    EXPECT_FALSE(kernel_supports(p, path));
+    EXPECT_FALSE(launch_kernel(p, path));
     p.causal = false;
-    EXPECT_TRUE(tc_supports(p, path));
+    EXPECT_TRUE(kernel_supports(p, path));
     p.causal = true;
     p.h_q = 16;
-    EXPECT_TRUE(tc_supports(p, path));
+    EXPECT_TRUE(kernel_supports(p, path));
     p = kernel_params(g, path);
     p.causal = false;
     if (path == Path::kFp8) {
@@ -219,7 +219,7 @@ TEST(DecodeTcGpu, RefusesMixedVisibilityTilesAndMisalignment) {
     } else {
       p.q_bf16_stride[2] = kDimQK + 1;
     }
-    EXPECT_FALSE(tc_supports(p, path));
+    EXPECT_FALSE(kernel_supports(p, path));
     p = kernel_params(g, path);
     p.causal = false;
     if (path == Path::kFp8) {
@@ -227,7 +227,7 @@ TEST(DecodeTcGpu, RefusesMixedVisibilityTilesAndMisalignment) {
     } else {
       p.kv_bf16 = g.kv_bf16.get() + 1;
     }
-    EXPECT_FALSE(tc_supports(p, path));
+    EXPECT_FALSE(kernel_supports(p, path));
   }
 }
 
@@ -237,17 +237,17 @@ TEST(DecodeWgmmaGpu, ServesMixedVisibilityRefusesMisalignment) {
   const Case c{"mixed", 2, 2, 3, {70, 10}, true, 0};
   testing::GpuDecode g(testing::make_problem(c, 5), 4);
   kernels::DecodeParams p = kernel_params(g, Path::kFp8);
-  EXPECT_TRUE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_TRUE(kernel_supports(p, Path::kFp8, Kernel::kWgmma));
   p.q_nope_stride[2] = kDimLatent + 1;
-  EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_FALSE(kernel_supports(p, Path::kFp8, Kernel::kWgmma));
   p = kernel_params(g, Path::kFp8);
   p.fp8_cache.kv_rope = g.kv_rope.get() + 1;
-  EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_FALSE(kernel_supports(p, Path::kFp8, Kernel::kWgmma));
   p = kernel_params(g, Path::kFp8);
   p.out_stride[2] = kDimLatent + 1;
-  EXPECT_FALSE(tc_supports(p, Path::kFp8, Kernel::kWgmma));
-  EXPECT_FALSE(launch_tc(p, Path::kFp8, Kernel::kWgmma));
-  EXPECT_FALSE(tc_supports(kernel_params(g, Path::kBf16), Path::kBf16, Kernel::kWgmma));
+  EXPECT_FALSE(kernel_supports(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_FALSE(launch_kernel(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_FALSE(kernel_supports(kernel_params(g, Path::kBf16), Path::kBf16, Kernel::kWgmma));
 }
 
 // Two-level accumulation: the wgmma kernel's error against the float64 truth must not grow with
@@ -261,7 +261,7 @@ TEST(DecodeWgmmaGpu, ErrorAgainstTruthTracksEmulationOverContext) {
     const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
     const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, Path::kFp8, parts);
     testing::GpuDecode g(problem, parts);
-    const auto [wgmma, simt] = run_tc_and_simt(g, Path::kFp8, Kernel::kWgmma);
+    const auto [wgmma, simt] = run_kernel_and_simt(g, Path::kFp8, Kernel::kWgmma);
     const ref::HostResult truth = ref::attention_truth(problem);
     const ref::ErrorMetrics gt = ref::compare(wgmma.host(), truth);
     const ref::ErrorMetrics et = ref::compare(cpu.host(), truth);
