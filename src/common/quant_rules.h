@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "common/codecs.h"
 #include "common/host_device.h"
@@ -52,6 +53,13 @@ SNAPMLA_HD PvScale pv_scale_from_max(float p_scaled_max) {
 
 inline constexpr float kLog2e = 1.4426950408889634f;
 inline constexpr float kLn2 = 0.6931471805599453f;
+
+// The LSE an output row reports (natural log) from its log2 LSE; a row that saw nothing
+// (log2 LSE -inf) reports +inf.
+SNAPMLA_HD float reported_lse(float lse2) {
+  const float inf = std::numeric_limits<float>::infinity();
+  return lse2 == -inf ? inf : lse2 * kLn2;
+}
 
 // softmax_scale * log2(e), the factor that puts scores in log2 units; 0 means 1/sqrt(576).
 inline float softmax_scale_log2(float softmax_scale) {

@@ -119,7 +119,7 @@ void load_bf16_query(const void* q_ptr, int b, int row_begin, int row_end, const
 void write_final(const DecodeArgs& args, int b, int i, int h, const float* o, float lse2) {
   auto* out = element<std::uint16_t>(args.out, b, i, h);
   for (int d = 0; d < kDimLatent; ++d) out[d] = bf16_from_float(o[d]);
-  *element<float>(args.lse, b, h, i) = lse2 == -kInf ? kInf : lse2 * kLn2;
+  *element<float>(args.lse, b, h, i) = reported_lse(lse2);
 }
 
 void run_decode(const void* q, QueryLoader load_query, const void* cache, BlockLoader load_block,

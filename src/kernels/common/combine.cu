@@ -94,7 +94,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(Dec
     out[d + 3] = bf16_from_float(o[j].w);
   }
   if (lane == 0 && blockIdx.z == 0)
-    p.lse[r * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = lse2 == -inf ? inf : lse2 * kLn2;
+    p.lse[r * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = reported_lse(lse2);
 }
 
 }  // namespace

@@ -35,8 +35,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, const Share
       std::uint16_t* dst = p.out + b * p.out_stride[0] + i * p.out_stride[1] + h * p.out_stride[2] + d0;
 #pragma unroll
       for (int d = 0; d < kDimsPerThread; ++d) dst[d] = bf16_from_float(out[d]);
-      if (dim_group == 0) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] =
-          lse2 == -inf ? inf : lse2 * kLn2;
+      if (dim_group == 0) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = reported_lse(lse2);
     } else {
       const long long slot = static_cast<long long>(split) * rows + row;
       float4* dst = reinterpret_cast<float4*>(p.partial_o + slot * kDimLatent + d0);

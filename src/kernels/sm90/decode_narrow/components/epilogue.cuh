@@ -20,7 +20,6 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
                                               const RowState<kCols>& state, const OutputAcc<kCols>& o) {
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-  const float inf = __int_as_float(0x7f800000);
 #pragma unroll
   for (int c = 0; c < kColsPerThread<kCols>; ++c) {
     const int row = col_of(c, t);
@@ -42,7 +41,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
       }
     }
     if (warp == 0 && g == 0) {  // one writer per row
-      if (single) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = lse2 == -inf ? inf : lse2 * kLn2;
+      if (single) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = reported_lse(lse2);
       else p.partial_lse[slot] = lse2;
     }
   }

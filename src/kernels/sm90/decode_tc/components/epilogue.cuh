@@ -22,7 +22,6 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
                                               const OutputFragment<T>& o) {
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % kWarpThreads, g = lane / 4, t = lane % 4;
-  const float inf = __int_as_float(0x7f800000);
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) {
     const int row = row0 + row_group * kMmaM + g + 8 * i;
@@ -46,8 +45,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
           *reinterpret_cast<std::uint32_t*>(dst + d0 + pv_dim_offset<typename T::Fmt>(t, 2)) = w1;
         }
       }
-      if (lse_writer) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] =
-          lse2 == -inf ? inf : lse2 * kLn2;
+      if (lse_writer) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = reported_lse(lse2);
     } else {
       const long long slot = static_cast<long long>(split) * rows + row;
       float* dst = p.partial_o + slot * kDimLatent;

@@ -18,7 +18,6 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
                                               const decode_tc::RowState& state, const OutputAcc& o) {
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, g = lane / 4, t = lane % 4;
-  const float inf = __int_as_float(0x7f800000);
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) {
     const int row = row0 + 16 * warp + g + 8 * i;
@@ -43,7 +42,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
         }
       }
     if (lse_writer) {
-      if (single) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = lse2 == -inf ? inf : lse2 * kLn2;
+      if (single) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = reported_lse(lse2);
       else p.partial_lse[slot] = lse2;
     }
   }
