@@ -51,6 +51,15 @@ __device__ __forceinline__ float lane_reduce(float v, Op op) {
   return v;
 }
 
+// 2^x by the special-function unit, subnormal results flushed to +0 (ex2.approx.ftz). exp2f is
+// the same instruction plus a fix-up for results below 2^-126, three more instructions and a
+// predicate per call; a p or alpha that small cannot change an fp32 O or l (docs/numerics.md).
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 template <typename Op>
 __device__ __forceinline__ float warp_reduce(float v, Op op) {
 #pragma unroll

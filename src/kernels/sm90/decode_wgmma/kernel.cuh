@@ -57,9 +57,10 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
                                                 int block_begin, int block_end, int split, int& ring,
                                                 std::uint32_t& phases) {
   const int row0 = blockIdx.y * kRowsPerCta;
-  const int wg = threadIdx.x / kWarpgroupThreads, warp = (threadIdx.x / kWarpThreads) % 4;
+  const int wg = warpgroup_index(), warp = (threadIdx.x / kWarpThreads) % 4;
   // Warps whose rows are all padding (s_q * h_q < 64) only take part in the MMAs.
   const bool live = row0 + 16 * warp < p.s_q * p.h_q;
+  const bool no_padding_rows = row0 + kRowsPerCta <= p.s_q * p.h_q;  // CTA-uniform
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
 
@@ -103,13 +104,21 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
     const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk);  // CTA-uniform
     if (n_hi > 0) {
       // 2. QK, with the V^T pieces run between its tensor-core groups
-      VTransposer vt{st, sm, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi};
+      // Every real row sees the whole page. (Tested on min_visible itself: derived from the
+      // clamped n_lo, ptxas 13.0 turned this test into the predicate output of a clamping
+      // VIMNMX.RELU that came out true on partial pages.)
+      const bool whole = sm.min_visible >= (blk + 1) * kTokensPerBlock;
+      VTransposer vt(st, sm, whole, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi);
       ScoreAcc acc;
-      compute_scores(sm, st, wg, live, acc, [&](int grp) {
+      compute_scores(sm, st, wg, acc, [&](int grp) {
         if (grp < kTransposePieces) vt.piece(grp);
       });
+      // 3. softmax; without the token tests where every row sees the whole block (CTA-uniform)
       BlockStep step{{1.0f, 1.0f}, {0.0f, 0.0f}, {0, 0}};
-      if (live) step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);  // 3.
+      if (whole && no_padding_rows)
+        step = decode_tc::softmax_and_p<SoftmaxTiling, true>(sm, st, blk, warp, wg, acc, state);
+      else if (live)
+        step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);
       fence_view_async_shared();  // vt: generic writes, wgmma reads
       __syncthreads();            // vt and the P8 of both warpgroups complete
       accumulate_pv(sm, wg, live, step, o);                                                           // 4. PV

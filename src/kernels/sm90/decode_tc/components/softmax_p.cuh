@@ -8,6 +8,8 @@
 // BF16 (FlashMLA's arithmetic): x = acc * scale_log2 (row_factor), P = bf16(p), unmult = 1.
 // Masked tokens get P8 = 0 without touching their score. A row that sees no token of the block
 // keeps its state (alpha = 1, unmult = 0, P8 = 0). All splits compute the same row state.
+// kWholeBlock: the caller knows that every row of the tile sees all 64 tokens of the block (no
+// padding row, no causal or length edge), so no token test is compiled in; the common case.
 //
 // P8 is stored in natural token order where T::kP8NaturalOrder (the wgmma kernel, whose V^T
 // needs no permutation), else in the k order of the mma.sync PV B operand (pv.cuh): within each group of 16 tokens,
@@ -72,7 +74,7 @@ __device__ __forceinline__ float quad_sum(float v) {
 // T: the tiling (rows, splits, tokens and n-tiles of a warp, P8 order, T::kSlots: the row slots
 // g, g + 8 a thread computes, 1 where the g + 8 rows are all padding); Smem / St: any shared
 // storage and page stage with the members used below (the wgmma kernel shares this step).
-template <class T, class Smem, class St>
+template <class T, bool kWholeBlock = false, class Smem, class St>
 __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int block, int row_group, int split,
                                                    const ScoreFragment<T>& acc, RowState& state) {
   const int lane = threadIdx.x % kWarpThreads, g = lane / 4, t = lane % 4;
@@ -84,7 +86,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
 #pragma unroll
   for (int i = 0; i < T::kSlots; ++i) {
     row[i] = row_group * kMmaM + g + 8 * i;
-    step.n[i] = tokens_in_block(sm.visible[row[i]], block);
+    step.n[i] = kWholeBlock ? kTokensPerBlock : tokens_in_block(sm.visible[row[i]], block);
   }
 
   // Scores and the block max of each row.
@@ -127,7 +129,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
       for (int e = 0; e < 2; ++e) {
         const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
         const bool seen = tok < step.n[i];
-        const float p = seen ? exp2f(x[i][nt][e] - m_new[i]) : 0.0f;
+        const float p = seen ? exp2_ftz(x[i][nt][e] - m_new[i]) : 0.0f;
         if constexpr (kFp8) {
           pv[i][nt][e] = seen ? __fmul_rn(p, st.scale[tok]) : 0.0f;
           pv_max[i] = nonneg_nan_sticky_max(pv_max[i], pv[i][nt][e]);  // an unseen token adds +0
@@ -176,7 +178,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
       float sum = sm.red_sum[0][row[i]];
 #pragma unroll
       for (int k = 1; k < T::kSplits; ++k) sum = __fadd_rn(sum, sm.red_sum[k][row[i]]);
-      step.alpha[i] = exp2f(state.m[i] - m_new[i]);  // 0 on the first block (m = -inf)
+      step.alpha[i] = exp2_ftz(state.m[i] - m_new[i]);  // 0 on the first block (m = -inf)
       if constexpr (kFp8) {
         step.unmult[i] = scale_unmult[i];
         mult = scale_mult[i];

@@ -38,7 +38,7 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, b
 #pragma unroll
     for (int r = 0; r < 4; ++r) cute::warpgroup_fence_operand(a[ks][r]);
   }
-  const std::uint32_t vt = smem_u32(sm.vt) + wg * kPvDimsPerWarpgroup * kSw64RowBytes;
+  const std::uint64_t vt = sw64_desc(smem_u32(sm.vt) + wg * kPvDimsPerWarpgroup * kSw64RowBytes);
   // Chunk c + 1 runs on the tensor cores while chunk c is folded into O.
   float part[2][kPvChunkRegs];
   const auto issue = [&](int c) {
@@ -47,7 +47,7 @@ __device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, b
     cute::warpgroup_arrive();
 #pragma unroll
     for (int ks = 0; ks < kPvKSteps; ++ks)
-      pv_step(a[ks], sw64_desc(vt + c * kPvChunkDims * kSw64RowBytes + ks * 32), d, ks > 0);
+      pv_step(a[ks], advance_desc(vt, c * kPvChunkDims * kSw64RowBytes + ks * 32), d, ks > 0);
     cute::warpgroup_commit_batch();
   };
   // A row that sees nothing of the block has alpha = 1 and unmult = 0, and its block product is

@@ -26,11 +26,11 @@ inline constexpr int kQkStaging = 2;                         // groups in flight
 using ScoreAcc = float[kQkNTiles][4];
 
 // `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
-// `live`: the warp holds real query rows (a warp of padding rows must take part in the
-// warpgroup's MMAs but skips the fp32 promotion: its scores are never used).
+// Every warp promotes, a warp of padding rows too: its scores are never used, and skipping the
+// adds would cost a branch per group.
 template <class Between>
-__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, bool live,
-                                               ScoreAcc& acc, Between&& between) {
+__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, ScoreAcc& acc,
+                                               Between&& between) {
   float(&d)[kQkRegs] = reinterpret_cast<float(&)[kQkRegs]>(acc);
   float part[kQkStaging][kQkRegs];
 #pragma unroll
@@ -39,10 +39,11 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
 #pragma unroll
     for (int b = 0; b < kQkStaging; ++b) part[b][i] = 0.0f;
   }
+  // Base descriptors, once per page; each k-step advances them by a constant.
   const int token_row = wg * kQkTokensPerWarpgroup;
-  const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
-  const std::uint32_t k_content = smem_u32(st.content) + token_row * kSw128RowBytes;
-  const std::uint32_t k_rope = smem_u32(st.rope) + token_row * kSw128RowBytes;
+  const std::uint64_t q_content = sw128_desc(smem_u32(sm.q_content)), q_rope = sw128_desc(smem_u32(sm.q_rope));
+  const std::uint64_t k_content = sw128_desc(smem_u32(st.content) + token_row * kSw128RowBytes);
+  const std::uint64_t k_rope = sw128_desc(smem_u32(st.rope) + token_row * kSw128RowBytes);
   constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
   constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
   const auto issue = [&](int grp, float(&stage)[kQkRegs]) {
@@ -50,18 +51,16 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
 #pragma unroll
       for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
         const int k = (grp * kKStepsPerPromotion + kk) * kContentKStepBytes;  // the k-step's first byte
-        qk_content(sw128_desc(q_content + sw128_offset(kRowsPerCta, 0, k)),
-                   sw128_desc(k_content + sw128_offset(kTokensPerBlock, 0, k)), stage, kk > 0);
+        qk_content(advance_desc(q_content, sw128_offset(kRowsPerCta, 0, k)),
+                   advance_desc(k_content, sw128_offset(kTokensPerBlock, 0, k)), stage, kk > 0);
       }
     } else {
 #pragma unroll
       for (int ks = 0; ks < kRopeKSteps; ++ks)
-        qk_rope(sw128_desc(q_rope + ks * kRopeKStepBytes), sw128_desc(k_rope + ks * kRopeKStepBytes), stage, ks > 0);
+        qk_rope(advance_desc(q_rope, ks * kRopeKStepBytes), advance_desc(k_rope, ks * kRopeKStepBytes), stage, ks > 0);
     }
   };
-  staged_groups<kGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) {
-    if (live) add_promoted(d, stage);
-  });
+  staged_groups<kGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) { add_promoted(d, stage); });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

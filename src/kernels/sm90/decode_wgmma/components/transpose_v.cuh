@@ -50,30 +50,65 @@ inline constexpr int kTransposeUnitsPerThread = kTransposeUnits / kThreads;  // 
 inline constexpr int kTransposePieces = 4 * kTransposeUnitsPerThread;       // 8
 
 // Lanes of a store instruction cover 16 token quads x 2 dims 16 apart: at most 2-way conflicts.
+//
+// Addresses. Thread (warp w of 8, lane: quad = lane % 16, h = lane / 16) loads token 4 quad + i,
+// dims 16 chunk(u) .. + 15 with chunk(u) = 4 w + 2 u + h. In the SW128 page that is
+//   (w / 2) * 8 KB + token * 128 + 16 * ((chunk % 8) ^ (token % 8))
+// and since chunk % 8 = 4 (w % 2) + 2 u + h, token % 8 = 4 (quad % 2) + i, the swizzle term is
+//   64 * ((w ^ quad) % 2) + 16 * ((2 u ^ i) ^ h)  =  +-16 h + 16 * (2 u ^ i) + 64 * ((w ^ quad) % 2)
+// (+16 h where 2 u ^ i is even, -16 h where odd): two per-thread bases plus a constant. The
+// stored word of dim 16 chunk + 4 m + j, tokens 4 quad .. + 3, sits in the SW64 V^T at
+//   dim * 64 + 16 * ((quad / 4) ^ ((2 m + j / 2) % 4)) + 4 * (quad % 4)
+// whose swizzle term takes one of four per-thread values, chosen by the constant (2 m + j / 2) % 4.
+// So no address is recomputed per load or store.
 struct VTransposer {
-  const PageStage& st;
-  SharedStorage& sm;
+  const std::uint8_t* page;     // the stage's content (SW128)
+  std::uint8_t* vt;             // sm.vt
+  std::uint32_t load_base[2];   // [parity of 2 u ^ i]
+  std::uint32_t store_base[4];  // [(2 m + j / 2) % 4]
+  bool whole;                   // every row of the tile sees all 64 tokens: no token is masked
   int n_lo, n_hi;
-  uint4 rows[4];  // the current unit: 4 tokens x 16 dims
+  uint4 rows[4];                // the current unit: 4 tokens x 16 dims
 
-  __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads % kTokenQuads; }
-  __device__ __forceinline__ int chunk(int u) const {  // dims 16 chunk .. 16 chunk + 15
+  // whole: every row of the tile sees all 64 tokens of the page (n_lo == 64, CTA-uniform).
+  __device__ __forceinline__ VTransposer(const PageStage& st, SharedStorage& sm, bool whole_, int n_lo_, int n_hi_)
+      : page(st.content), vt(sm.vt), whole(whole_), n_lo(n_lo_), n_hi(n_hi_) {
     const int lane = threadIdx.x % kWarpThreads, warp = threadIdx.x / kWarpThreads;
-    return 4 * warp + 2 * u + lane / kTokenQuads;
+    const int quad = lane % kTokenQuads, h = lane / kTokenQuads;
+    const std::uint32_t base =
+        (warp / 2) * kTokensPerBlock * kSw128RowBytes + 4 * quad * kSw128RowBytes + 64 * ((warp ^ quad) % 2);
+    load_base[0] = base + 16 * h;
+    load_base[1] = base - 16 * h;
+    const std::uint32_t dims = (4 * warp + h) * kChunkBytes * kSw64RowBytes + 4 * (quad % 4);
+#pragma unroll
+    for (int c = 0; c < 4; ++c) store_base[c] = dims + 16 * ((quad / 4) ^ c);
+  }
+  __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads % kTokenQuads; }
+
+  // Tokens at or past n_hi become zero, NaN codes of tokens in [n_lo, n_hi) become zero (see
+  // above); only pages with an edge (whole == false, CTA-uniform) pay for it.
+  __device__ __forceinline__ void mask_edge_tokens() {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int tok = 4 * quad() + i;
+      uint4& r = rows[i];
+      if (tok >= n_hi) {
+        r = make_uint4(0, 0, 0, 0);
+      } else if (tok >= n_lo) {
+        r.x = zero_e4m3_nans(r.x);
+        r.y = zero_e4m3_nans(r.y);
+        r.z = zero_e4m3_nans(r.z);
+        r.w = zero_e4m3_nans(r.w);
+      }
+    }
   }
   __device__ __forceinline__ void load(int u) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int tok = 4 * quad() + i;
-      rows[i] = tok < n_hi ? *reinterpret_cast<const uint4*>(&st.content[sw128_offset(kTokensPerBlock, tok, chunk(u) * kChunkBytes)])
-                           : make_uint4(0, 0, 0, 0);
-      if (tok >= n_lo) {
-        rows[i].x = zero_e4m3_nans(rows[i].x);
-        rows[i].y = zero_e4m3_nans(rows[i].y);
-        rows[i].z = zero_e4m3_nans(rows[i].z);
-        rows[i].w = zero_e4m3_nans(rows[i].w);
-      }
+      const int c = (2 * u) ^ i;
+      rows[i] = *reinterpret_cast<const uint4*>(page + load_base[c % 2] + i * kSw128RowBytes + 16 * c);
     }
+    if (!whole) mask_edge_tokens();
   }
   // Words m (dims 4 m .. 4 m + 3 of the chunk) of the loaded unit u.
   __device__ __forceinline__ void store(int u, int m) {
@@ -85,8 +120,8 @@ struct VTransposer {
     transpose_4x4_bytes(word(0), word(1), word(2), word(3), out);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const int dim = chunk(u) * kChunkBytes + 4 * m + j;
-      *reinterpret_cast<std::uint32_t*>(&sm.vt[sw64_offset(dim, 4 * quad())]) = out[j];
+      const int dim_in_unit = 2 * u * kChunkBytes + 4 * m + j;  // chunk(u) * 16 + 4 m + j - chunk(0) * 16
+      *reinterpret_cast<std::uint32_t*>(vt + store_base[(2 * m + j / 2) % 4] + dim_in_unit * kSw64RowBytes) = out[j];
     }
   }
   // Piece k < kTransposePieces (constant after unrolling).

@@ -34,6 +34,21 @@ __device__ __forceinline__ std::uint64_t kmajor_desc(std::uint32_t addr, int ato
 __device__ __forceinline__ std::uint64_t sw128_desc(std::uint32_t addr) { return kmajor_desc(addr, kSw128AtomBytes, 1); }
 __device__ __forceinline__ std::uint64_t sw64_desc(std::uint32_t addr) { return kmajor_desc(addr, kSw64AtomBytes, 2); }
 
+// The descriptor of the tile `bytes` further on (a multiple of 16): one 32-bit add to the start
+// address field (bits 0..13, 16-byte units), which cannot carry out for a shared address below
+// 256 KB. Built once per page from a base descriptor, each k-step's descriptor costs one
+// uniform add instead of a rebuild.
+__device__ __forceinline__ std::uint64_t advance_desc(std::uint64_t desc, std::uint32_t bytes) {
+  const std::uint32_t lo = static_cast<std::uint32_t>(desc) + (bytes >> 4);
+  return (desc & 0xffffffff00000000ull) | lo;
+}
+
+// The warpgroup index made warp-uniform for the compiler (a shuffle from lane 0), so that
+// addresses and descriptors derived from it live in uniform registers.
+__device__ __forceinline__ int warpgroup_index() {
+  return __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / kWarpgroupThreads, 0);
+}
+
 __device__ __forceinline__ std::uint32_t smem_u32(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
