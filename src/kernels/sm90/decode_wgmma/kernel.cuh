@@ -109,6 +109,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
       // VIMNMX.RELU that came out true on partial pages.)
       const bool whole = sm.min_visible >= (blk + 1) * kTokensPerBlock;
       VTransposer vt(st, sm, whole, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi);
+      vt.start();
       ScoreAcc acc;
       compute_scores(sm, st, wg, acc, [&](int grp) {
         if (grp < kTransposePieces) vt.piece(grp);

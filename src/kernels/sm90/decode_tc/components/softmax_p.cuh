@@ -88,6 +88,9 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
     row[i] = row_group * kMmaM + g + 8 * i;
     step.n[i] = kWholeBlock ? kTokensPerBlock : tokens_in_block(sm.visible[row[i]], block);
   }
+  // Whether row slot i sees token tok. The whole-block form is written without n at all: with
+  // n = 64 in both forms, the compiler merged them back into the masked one.
+  const auto sees = [&](int i, int tok) { return kWholeBlock || tok < step.n[i]; };
 
   // Scores and the block max of each row.
   float x[T::kSlots][T::kQkNTiles][2];
@@ -103,7 +106,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
       for (int i = 0; i < T::kSlots; ++i) {
         x[i][nt][e] = __fmul_rn(acc[nt][2 * i + e], sm.row_factor[row[i]]);
         if constexpr (kFp8) x[i][nt][e] = __fmul_rn(x[i][nt][e], st.scale[tok]);  // BF16: s[t] = 1
-        if (tok < step.n[i]) block_max[i] = fmaxf(block_max[i], x[i][nt][e]);  // fmax: NaN-ignoring like the reference
+        if (sees(i, tok)) block_max[i] = fmaxf(block_max[i], x[i][nt][e]);  // fmax: NaN-ignoring like the reference
       }
     }
 #pragma unroll
@@ -128,7 +131,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t + e;
-        const bool seen = tok < step.n[i];
+        const bool seen = sees(i, tok);
         const float p = seen ? exp2_ftz(x[i][nt][e] - m_new[i]) : 0.0f;
         if constexpr (kFp8) {
           pv[i][nt][e] = seen ? __fmul_rn(p, st.scale[tok]) : 0.0f;
@@ -174,7 +177,7 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
     float mult = 0.0f;
     step.alpha[i] = 1.0f;
     step.unmult[i] = 0.0f;
-    if (step.n[i] > 0) {
+    if (kWholeBlock || step.n[i] > 0) {
       float sum = sm.red_sum[0][row[i]];
 #pragma unroll
       for (int k = 1; k < T::kSplits; ++k) sum = __fadd_rn(sum, sm.red_sum[k][row[i]]);
@@ -192,13 +195,13 @@ __device__ __forceinline__ BlockStep softmax_and_p(Smem& sm, const St& st, int b
     for (int nt = 0; nt < T::kQkNTiles; ++nt) {
       const int tok = split * T::kQkTokensPerWarp + nt * kMmaN + 2 * t;
       if constexpr (kFp8) {
-        const float lo = tok < step.n[i] ? __fmul_rn(pv[i][nt][0], mult) : 0.0f;
-        const float hi = tok + 1 < step.n[i] ? __fmul_rn(pv[i][nt][1], mult) : 0.0f;
+        const float lo = sees(i, tok) ? __fmul_rn(pv[i][nt][0], mult) : 0.0f;
+        const float hi = sees(i, tok + 1) ? __fmul_rn(pv[i][nt][1], mult) : 0.0f;
         const int byte = T::kP8NaturalOrder ? tok : p8_byte_of_token(tok);
         *reinterpret_cast<std::uint16_t*>(&sm.p8[row[i]][byte]) = e4m3x2_from_float(lo, hi);
       } else {
-        const float lo = tok < step.n[i] ? pv[i][nt][0] : 0.0f;
-        const float hi = tok + 1 < step.n[i] ? pv[i][nt][1] : 0.0f;
+        const float lo = sees(i, tok) ? pv[i][nt][0] : 0.0f;
+        const float hi = sees(i, tok + 1) ? pv[i][nt][1] : 0.0f;
         *reinterpret_cast<std::uint32_t*>(&sm.p8[row[i]][2 * tok]) = bf16x2_from_float(lo, hi);
       }
     }

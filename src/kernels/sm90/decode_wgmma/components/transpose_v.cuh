@@ -3,8 +3,9 @@
 // 512 dims contiguously. All 256 threads transpose the staged page into vt (SW64, config.h):
 // a thread takes 4 tokens x 16 dims (four 16-byte loads from the SW128 page), transposes the
 // 4 x 4 byte blocks with byte permutes, and stores 16 words of 4 tokens, one per dim; two such
-// units a thread. The work comes in kTransposePieces pieces (a unit's loads with its first
-// piece, then 4 words per piece) that the QK step runs between its tensor-core groups.
+// units a thread. The work comes in kTransposePieces pieces of 4 words that the QK step runs
+// between its tensor-core groups. Each unit is loaded a piece before its first store (unit 0
+// before QK starts, unit 1 after the last store of unit 0), so that no store waits on its load.
 //
 // Tokens at or past n_hi (the most any row of the tile sees in this page) are written as zero:
 // P8 is zero there too, and the NaN poison of page tails must not reach the product (0 x NaN).
@@ -124,10 +125,13 @@ struct VTransposer {
       *reinterpret_cast<std::uint32_t*>(vt + store_base[(2 * m + j / 2) % 4] + dim_in_unit * kSw64RowBytes) = out[j];
     }
   }
+  // Before the pieces: the loads of the first unit.
+  __device__ __forceinline__ void start() { load(0); }
   // Piece k < kTransposePieces (constant after unrolling).
   __device__ __forceinline__ void piece(int k) {
-    if (k % 4 == 0) load(k / 4);
-    store(k / 4, k % 4);
+    const int u = k / 4, m = k % 4;
+    store(u, m);
+    if (m == 3 && u + 1 < kTransposeUnitsPerThread) load(u + 1);
   }
 };
 
