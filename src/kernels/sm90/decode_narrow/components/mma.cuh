@@ -13,6 +13,7 @@
 namespace snapmla::kernels::decode_narrow {
 
 namespace gmma = cute::SM90::GMMA;
+using decode_wgmma::advance_desc;
 using decode_wgmma::fence_operands;
 using decode_wgmma::scale_out;
 using decode_wgmma::smem_u32;

@@ -32,8 +32,9 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
 #pragma unroll
     for (int b = 0; b < kStaging; ++b) part[b][i] = 0.0f;
   }
-  const std::uint32_t k_content = smem_u32(st.content), k_rope = smem_u32(st.rope);
-  const std::uint32_t q_content = smem_u32(sm.q_content), q_rope = smem_u32(sm.q_rope);
+  // Base descriptors, once per page; each k-step advances them by a constant.
+  const std::uint64_t k_content = sw128_desc(smem_u32(st.content)), k_rope = sw128_desc(smem_u32(st.rope));
+  const std::uint64_t q_content = sw128_desc(smem_u32(sm.q_content)), q_rope = sw128_desc(smem_u32(sm.q_rope));
   constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
   constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
   const auto issue = [&](int grp, float(&stage)[kRegs]) {
@@ -41,13 +42,13 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
 #pragma unroll
       for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
         const int k = (grp * kKStepsPerPromotion + kk) * kContentKStepBytes;  // the k-step's first byte
-        qk_content<kCols>(sw128_desc(k_content + decode_wgmma::sw128_offset(kTokensPerBlock, 0, k)),
-                          sw128_desc(q_content + decode_wgmma::sw128_offset(kCols, 0, k)), stage, kk > 0);
+        qk_content<kCols>(advance_desc(k_content, decode_wgmma::sw128_offset(kTokensPerBlock, 0, k)),
+                          advance_desc(q_content, decode_wgmma::sw128_offset(kCols, 0, k)), stage, kk > 0);
       }
     } else {
 #pragma unroll
       for (int ks = 0; ks < kRopeKSteps; ++ks)
-        qk_rope<kCols>(sw128_desc(k_rope + ks * kRopeKStepBytes), sw128_desc(q_rope + ks * kRopeKStepBytes), stage,
+        qk_rope<kCols>(advance_desc(k_rope, ks * kRopeKStepBytes), advance_desc(q_rope, ks * kRopeKStepBytes), stage,
                        ks > 0);
     }
   };
