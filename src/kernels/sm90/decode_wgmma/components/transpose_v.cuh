@@ -50,9 +50,12 @@ __device__ __forceinline__ void transpose_4x4_bytes(std::uint32_t w0, std::uint3
 inline constexpr int kTransposeUnitsPerThread = kTransposeUnits / kThreads;  // 2
 inline constexpr int kTransposePieces = 4 * kTransposeUnitsPerThread;       // 8
 
-// Lanes of a store instruction cover 16 token quads x 2 dims 16 apart: at most 2-way conflicts.
+// Lanes: quad = lane / 2, h = lane % 2. A 16-byte load is served 8 lanes at a time; with h the
+// low lane bit, those 8 lanes cover 2 chunks x 2 token parities, 4 distinct swizzled 16-byte
+// positions: 2-way conflicts (lane / 16 for h gave 2 positions, 4-way: 1024 instead of 512
+// wavefronts a page). A store instruction covers 16 token quads x 2 dims 16 apart: 2-way.
 //
-// Addresses. Thread (warp w of 8, lane: quad = lane % 16, h = lane / 16) loads token 4 quad + i,
+// Addresses. Thread (warp w of 8, lane: quad, h) loads token 4 quad + i,
 // dims 16 chunk(u) .. + 15 with chunk(u) = 4 w + 2 u + h. In the SW128 page that is
 //   (w / 2) * 8 KB + token * 128 + 16 * ((chunk % 8) ^ (token % 8))
 // and since chunk % 8 = 4 (w % 2) + 2 u + h, token % 8 = 4 (quad % 2) + i, the swizzle term is
@@ -75,7 +78,7 @@ struct VTransposer {
   __device__ __forceinline__ VTransposer(const PageStage& st, SharedStorage& sm, bool whole_, int n_lo_, int n_hi_)
       : page(st.content), vt(sm.vt), whole(whole_), n_lo(n_lo_), n_hi(n_hi_) {
     const int lane = threadIdx.x % kWarpThreads, warp = threadIdx.x / kWarpThreads;
-    const int quad = lane % kTokenQuads, h = lane / kTokenQuads;
+    const int quad = lane / 2, h = lane % 2;
     const std::uint32_t base =
         (warp / 2) * kTokensPerBlock * kSw128RowBytes + 4 * quad * kSw128RowBytes + 64 * ((warp ^ quad) % 2);
     load_base[0] = base + 16 * h;
@@ -84,7 +87,7 @@ struct VTransposer {
 #pragma unroll
     for (int c = 0; c < 4; ++c) store_base[c] = dims + 16 * ((quad / 4) ^ c);
   }
-  __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads % kTokenQuads; }
+  __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads / 2; }
 
   // Tokens at or past n_hi become zero, NaN codes of tokens in [n_lo, n_hi) become zero (see
   // above); only pages with an edge (whole == false, CTA-uniform) pay for it.
