@@ -36,15 +36,18 @@ __device__ __forceinline__ std::uint32_t zero_e4m3_nans(std::uint32_t w, std::ui
   return w & ~((nan_bits >> 7) * 0xffu);
 }
 
-// out[j] = byte j of each of w0..w3 (w_i = 4 dims of token i -> 4 tokens of dim j).
+// out[j] = byte j ^ swap of each of w0..w3 (w_i = 4 dims of token i -> 4 tokens of dim j ^ swap),
+// swap = 0 or 1. The last permutes take their selectors from registers, so the swap is free:
+// sel_even / sel_odd are 0x5410 / 0x7632 for swap = 0 and the other way round for swap = 1.
 __device__ __forceinline__ void transpose_4x4_bytes(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2,
-                                                    std::uint32_t w3, std::uint32_t (&out)[4]) {
+                                                    std::uint32_t w3, std::uint32_t sel_even, std::uint32_t sel_odd,
+                                                    std::uint32_t (&out)[4]) {
   const std::uint32_t lo01 = __byte_perm(w0, w1, 0x5140), hi01 = __byte_perm(w0, w1, 0x7362);
   const std::uint32_t lo23 = __byte_perm(w2, w3, 0x5140), hi23 = __byte_perm(w2, w3, 0x7362);
-  out[0] = __byte_perm(lo01, lo23, 0x5410);
-  out[1] = __byte_perm(lo01, lo23, 0x7632);
-  out[2] = __byte_perm(hi01, hi23, 0x5410);
-  out[3] = __byte_perm(hi01, hi23, 0x7632);
+  out[0] = __byte_perm(lo01, lo23, sel_even);
+  out[1] = __byte_perm(lo01, lo23, sel_odd);
+  out[2] = __byte_perm(hi01, hi23, sel_even);
+  out[3] = __byte_perm(hi01, hi23, sel_odd);
 }
 
 inline constexpr int kTransposeUnitsPerThread = kTransposeUnits / kThreads;  // 2
@@ -53,7 +56,9 @@ inline constexpr int kTransposePieces = 4 * kTransposeUnitsPerThread;       // 8
 // Lanes: quad = lane / 2, h = lane % 2. A 16-byte load is served 8 lanes at a time; with h the
 // low lane bit, those 8 lanes cover 2 chunks x 2 token parities, 4 distinct swizzled 16-byte
 // positions: 2-way conflicts (lane / 16 for h gave 2 positions, 4-way: 1024 instead of 512
-// wavefronts a page). A store instruction covers 16 token quads x 2 dims 16 apart: 2-way.
+// wavefronts a page). A store instruction would cover 16 token quads x 2 dims 16 apart, two
+// words in one bank (2-way); so the h = 1 lane of each pair stores word j ^ 1 where its h = 0
+// neighbour stores word j: dims of both parities, no conflict (512 -> 256 store wavefronts).
 //
 // Addresses. Thread (warp w of 8, lane: quad, h) loads token 4 quad + i,
 // dims 16 chunk(u) .. + 15 with chunk(u) = 4 w + 2 u + h. In the SW128 page that is
@@ -69,7 +74,8 @@ struct VTransposer {
   const std::uint8_t* page;     // the stage's content (SW128)
   std::uint8_t* vt;             // sm.vt
   std::uint32_t load_base[2];   // [parity of 2 u ^ i]
-  std::uint32_t store_base[4];  // [(2 m + j / 2) % 4]
+  std::uint32_t store_base[2][4];  // [j % 2][(2 m + j / 2) % 4], the word is dim 4 m + (j ^ h)
+  std::uint32_t sel_even, sel_odd;  // the word swap of h (transpose_4x4_bytes)
   bool whole;                   // every row of the tile sees all 64 tokens: no token is masked
   int n_lo, n_hi;
   uint4 rows[4];                // the current unit: 4 tokens x 16 dims
@@ -85,7 +91,12 @@ struct VTransposer {
     load_base[1] = base - 16 * h;
     const std::uint32_t dims = (4 * warp + h) * kChunkBytes * kSw64RowBytes + 4 * (quad % 4);
 #pragma unroll
-    for (int c = 0; c < 4; ++c) store_base[c] = dims + 16 * ((quad / 4) ^ c);
+    for (int c = 0; c < 4; ++c) {
+      store_base[0][c] = dims + 16 * ((quad / 4) ^ c) + h * kSw64RowBytes;  // j even: dim j + h
+      store_base[1][c] = dims + 16 * ((quad / 4) ^ c) - h * kSw64RowBytes;  // j odd: dim j - h
+    }
+    sel_even = h ? 0x7632u : 0x5410u;
+    sel_odd = h ? 0x5410u : 0x7632u;
   }
   __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads / 2; }
 
@@ -121,11 +132,12 @@ struct VTransposer {
       return m == 0 ? r.x : m == 1 ? r.y : m == 2 ? r.z : r.w;
     };
     std::uint32_t out[4];
-    transpose_4x4_bytes(word(0), word(1), word(2), word(3), out);
+    transpose_4x4_bytes(word(0), word(1), word(2), word(3), sel_even, sel_odd, out);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int dim_in_unit = 2 * u * kChunkBytes + 4 * m + j;  // chunk(u) * 16 + 4 m + j - chunk(0) * 16
-      *reinterpret_cast<std::uint32_t*>(vt + store_base[(2 * m + j / 2) % 4] + dim_in_unit * kSw64RowBytes) = out[j];
+      *reinterpret_cast<std::uint32_t*>(vt + store_base[j % 2][(2 * m + j / 2) % 4] + dim_in_unit * kSw64RowBytes) =
+          out[j];
     }
   }
   // Before the pieces: the loads of the first unit.
