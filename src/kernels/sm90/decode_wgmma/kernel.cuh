@@ -104,9 +104,9 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
     const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk);  // CTA-uniform
     if (n_hi > 0) {
       // 2. QK, with the V^T pieces run between its tensor-core groups
-      // Every real row sees the whole page. (Tested on min_visible itself: derived from the
-      // clamped n_lo, ptxas 13.0 turned this test into the predicate output of a clamping
-      // VIMNMX.RELU that came out true on partial pages.)
+      // Every real row sees the whole page. Tested on min_visible itself: written as n_lo == 64
+      // on the clamped n_lo, ptxas 13.0 made it the predicate output of the clamping
+      // VIMNMX.RELU, and the tests failed as if it were true on partial pages (docs/perf.md, v20).
       const bool whole = sm.min_visible >= (blk + 1) * kTokensPerBlock;
       VTransposer vt(st, sm, whole, decode_tc::tokens_in_block(sm.min_visible, blk), n_hi);
       vt.start();
