@@ -41,26 +41,19 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   }
   // Base descriptors, once per page; each k-step advances them by a constant.
   const int token_row = wg * kQkTokensPerWarpgroup;
-  const std::uint64_t q_content = sw128_desc(smem_u32(sm.q_content)), q_rope = sw128_desc(smem_u32(sm.q_rope));
-  const std::uint64_t k_content = sw128_desc(smem_u32(st.content) + token_row * kSw128RowBytes);
-  const std::uint64_t k_rope = sw128_desc(smem_u32(st.rope) + token_row * kSw128RowBytes);
-  constexpr int kContentGroups = kContentKSteps / kKStepsPerPromotion;
-  constexpr int kGroups = kContentGroups + 1;  // + the RoPE chain
-  const auto issue = [&](int grp, float(&stage)[kQkRegs]) {
-    if (grp < kContentGroups) {
-#pragma unroll
-      for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
-        const int k = (grp * kKStepsPerPromotion + kk) * kContentKStepBytes;  // the k-step's first byte
-        qk_content(advance_desc(q_content, sw128_offset(kRowsPerCta, 0, k)),
-                   advance_desc(k_content, sw128_offset(kTokensPerBlock, 0, k)), stage, kk > 0);
-      }
-    } else {
-#pragma unroll
-      for (int ks = 0; ks < kRopeKSteps; ++ks)
-        qk_rope(advance_desc(q_rope, ks * kRopeKStepBytes), advance_desc(k_rope, ks * kRopeKStepBytes), stage, ks > 0);
-    }
+  const QkDescriptors desc{sw128_desc(smem_u32(sm.q_content)),
+                           sw128_desc(smem_u32(st.content) + token_row * kSw128RowBytes),
+                           sw128_desc(smem_u32(sm.q_rope)), sw128_desc(smem_u32(st.rope) + token_row * kSw128RowBytes)};
+  const auto content = [](std::uint64_t a, std::uint64_t b, float(&s)[kQkRegs], bool accumulate) {
+    qk_content(a, b, s, accumulate);
   };
-  staged_groups<kGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) { add_promoted(d, stage); });
+  const auto rope = [](std::uint64_t a, std::uint64_t b, float(&s)[kQkRegs], bool accumulate) {
+    qk_rope(a, b, s, accumulate);
+  };
+  const auto issue = [&](int grp, float(&stage)[kQkRegs]) {
+    issue_qk_group<kRowsPerCta, kTokensPerBlock>(grp, desc, stage, content, rope);
+  };
+  staged_groups<kQkGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) { add_promoted(d, stage); });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma
