@@ -5,7 +5,9 @@
 
 Prints, for every kernel whose name contains the argument, its tensor-core instructions
 (QGMMA: FP8 wgmma, HGMMA: BF16 wgmma) and the local-memory accesses (STL/LDL: register spills)
-inside its per-block loop, found as the innermost backward branch that encloses every QGMMA.
+inside its per-block loop, found as the innermost backward branch that encloses every HGMMA
+(the RoPE slice of QK, which only the per-block loop issues; some QGMMA of PV may run after it,
+when a kernel drains the last block's PV after the loop).
 Exits 1 when no kernel matches, or one has no QGMMA or HGMMA, or spills inside that loop.
 """
 import re
@@ -50,7 +52,7 @@ def check(label, lines):
     hgmma = [i for i, (_, t) in enumerate(instrs) if "HGMMA" in t]
     spills = [i for i, (_, t) in enumerate(instrs) if re.search(r"\b(STL|LDL)\b", t)]
     loop = None
-    if qgmma:
+    if qgmma and hgmma:
         for i, (_, t) in enumerate(instrs):
             if "BRA" not in t:
                 continue
@@ -62,7 +64,7 @@ def check(label, lines):
             if target is None or target not in index:
                 continue
             lo = index[target]
-            if lo < qgmma[0] and i > qgmma[-1] and (loop is None or i - lo < loop[1] - loop[0]):
+            if lo <= hgmma[0] and i > hgmma[-1] and (loop is None or i - lo < loop[1] - loop[0]):
                 loop = (lo, i)
     in_loop = [i for i in spills if loop and loop[0] <= i <= loop[1]]
     print(f"sass_check {label}: {len(instrs)} instructions, QGMMA {len(qgmma)}, HGMMA {len(hgmma)}, "
