@@ -21,13 +21,13 @@
 #include <cstdint>
 
 #include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
+#include "kernels/sm90/decode_wgmma/transpose_map.h"
 
 namespace snapmla::kernels::decode_wgmma {
 
 inline constexpr int kTokenQuads = kTokensPerBlock / 4;          // 16
 inline constexpr int kDimChunks = kDimLatent / kChunkBytes;      // 32
 inline constexpr int kTransposeUnits = kTokenQuads * kDimChunks; // 512 (4 tokens x 16 dims)
-static_assert(kTransposeUnits % kThreads == 0);
 
 // The e4m3 NaN codes among the four bytes of w zeroed, in the bytes whose bit 7 is set in
 // `bytes` (default: all four).
@@ -36,21 +36,7 @@ __device__ __forceinline__ std::uint32_t zero_e4m3_nans(std::uint32_t w, std::ui
   return w & ~((nan_bits >> 7) * 0xffu);
 }
 
-// out[j] = byte j ^ swap of each of w0..w3 (w_i = 4 dims of token i -> 4 tokens of dim j ^ swap),
-// swap = 0 or 1. The last permutes take their selectors from registers, so the swap is free:
-// sel_even / sel_odd are 0x5410 / 0x7632 for swap = 0 and the other way round for swap = 1.
-__device__ __forceinline__ void transpose_4x4_bytes(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2,
-                                                    std::uint32_t w3, std::uint32_t sel_even, std::uint32_t sel_odd,
-                                                    std::uint32_t (&out)[4]) {
-  const std::uint32_t lo01 = __byte_perm(w0, w1, 0x5140), hi01 = __byte_perm(w0, w1, 0x7362);
-  const std::uint32_t lo23 = __byte_perm(w2, w3, 0x5140), hi23 = __byte_perm(w2, w3, 0x7362);
-  out[0] = __byte_perm(lo01, lo23, sel_even);
-  out[1] = __byte_perm(lo01, lo23, sel_odd);
-  out[2] = __byte_perm(hi01, hi23, sel_even);
-  out[3] = __byte_perm(hi01, hi23, sel_odd);
-}
-
-inline constexpr int kTransposeUnitsPerThread = kTransposeUnits / kThreads;  // 2
+static_assert(kTransposeUnitsPerThread * kThreads == kTransposeUnits);
 inline constexpr int kTransposePieces = 4 * kTransposeUnitsPerThread;       // 8
 
 // Lanes: quad = lane / 2, h = lane % 2. A 16-byte load is served 8 lanes at a time; with h the
@@ -59,22 +45,12 @@ inline constexpr int kTransposePieces = 4 * kTransposeUnitsPerThread;       // 8
 // wavefronts a page). A store instruction would cover 16 token quads x 2 dims 16 apart, two
 // words in one bank (2-way); so the h = 1 lane of each pair stores word j ^ 1 where its h = 0
 // neighbour stores word j: dims of both parities, no conflict (512 -> 256 store wavefronts).
-//
-// Addresses. Thread (warp w of 8, lane: quad, h) loads token 4 quad + i,
-// dims 16 chunk(u) .. + 15 with chunk(u) = 4 w + 2 u + h. In the SW128 page that is
-//   (w / 2) * 8 KB + token * 128 + 16 * ((chunk % 8) ^ (token % 8))
-// and since chunk % 8 = 4 (w % 2) + 2 u + h, token % 8 = 4 (quad % 2) + i, the swizzle term is
-//   64 * ((w ^ quad) % 2) + 16 * ((2 u ^ i) ^ h)  =  +-16 h + 16 * (2 u ^ i) + 64 * ((w ^ quad) % 2)
-// (+16 h where 2 u ^ i is even, -16 h where odd): two per-thread bases plus a constant. The
-// stored word of dim 16 chunk + 4 m + j, tokens 4 quad .. + 3, sits in the SW64 V^T at
-//   dim * 64 + 16 * ((quad / 4) ^ ((2 m + j / 2) % 4)) + 4 * (quad % 4)
-// whose swizzle term takes one of four per-thread values, chosen by the constant (2 m + j / 2) % 4.
-// So no address is recomputed per load or store.
+// The address bases come from transpose_map.h (checked on the host), computed once a page, so
+// that no address is recomputed per load or store.
 struct VTransposer {
   const std::uint8_t* page;     // the stage's content (SW128)
   std::uint8_t* vt;             // sm.vt
-  std::uint32_t load_base[2];   // [parity of 2 u ^ i]
-  std::uint32_t store_base[2][4];  // [j % 2][(2 m + j / 2) % 4], the word is dim 4 m + (j ^ h)
+  TransposeBases bases;
   std::uint32_t sel_even, sel_odd;  // the word swap of h (transpose_4x4_bytes)
   bool whole;                   // every row of the tile sees all 64 tokens: no token is masked
   int n_lo, n_hi;
@@ -82,22 +58,14 @@ struct VTransposer {
 
   // whole: every row of the tile sees all 64 tokens of the page (n_lo == 64, CTA-uniform).
   __device__ __forceinline__ VTransposer(const PageStage& st, SharedStorage& sm, bool whole_, int n_lo_, int n_hi_)
-      : page(st.content), vt(sm.vt), whole(whole_), n_lo(n_lo_), n_hi(n_hi_) {
-    const int lane = threadIdx.x % kWarpThreads, warp = threadIdx.x / kWarpThreads;
-    const int quad = lane / 2, h = lane % 2;
-    const std::uint32_t base =
-        (warp / 2) * kTokensPerBlock * kSw128RowBytes + 4 * quad * kSw128RowBytes + 64 * ((warp ^ quad) % 2);
-    load_base[0] = base + 16 * h;
-    load_base[1] = base - 16 * h;
-    const std::uint32_t dims = (4 * warp + h) * kChunkBytes * kSw64RowBytes + 4 * (quad % 4);
-#pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      store_base[0][c] = dims + 16 * ((quad / 4) ^ c) + h * kSw64RowBytes;  // j even: dim j + h
-      store_base[1][c] = dims + 16 * ((quad / 4) ^ c) - h * kSw64RowBytes;  // j odd: dim j - h
-    }
-    sel_even = h ? 0x7632u : 0x5410u;
-    sel_odd = h ? 0x5410u : 0x7632u;
-  }
+      : page(st.content),
+        vt(sm.vt),
+        bases(transpose_bases(threadIdx.x / kWarpThreads, threadIdx.x % kWarpThreads)),
+        sel_even(transpose_sel_even(threadIdx.x % 2)),
+        sel_odd(transpose_sel_odd(threadIdx.x % 2)),
+        whole(whole_),
+        n_lo(n_lo_),
+        n_hi(n_hi_) {}
   __device__ __forceinline__ int quad() const { return threadIdx.x % kWarpThreads / 2; }
 
   // Tokens at or past n_hi become zero, NaN codes of tokens in [n_lo, n_hi) become zero (see
@@ -119,10 +87,7 @@ struct VTransposer {
   }
   __device__ __forceinline__ void load(int u) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int c = (2 * u) ^ i;
-      rows[i] = *reinterpret_cast<const uint4*>(page + load_base[c % 2] + i * kSw128RowBytes + 16 * c);
-    }
+    for (int i = 0; i < 4; ++i) rows[i] = *reinterpret_cast<const uint4*>(page + transpose_load_offset(bases, u, i));
     if (!whole) mask_edge_tokens();
   }
   // Words m (dims 4 m .. 4 m + 3 of the chunk) of the loaded unit u.
@@ -134,11 +99,7 @@ struct VTransposer {
     std::uint32_t out[4];
     transpose_4x4_bytes(word(0), word(1), word(2), word(3), sel_even, sel_odd, out);
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int dim_in_unit = 2 * u * kChunkBytes + 4 * m + j;  // chunk(u) * 16 + 4 m + j - chunk(0) * 16
-      *reinterpret_cast<std::uint32_t*>(vt + store_base[j % 2][(2 * m + j / 2) % 4] + dim_in_unit * kSw64RowBytes) =
-          out[j];
-    }
+    for (int j = 0; j < 4; ++j) *reinterpret_cast<std::uint32_t*>(vt + transpose_store_offset(bases, u, m, j)) = out[j];
   }
   // Before the pieces: the loads of the first unit.
   __device__ __forceinline__ void start() { load(0); }
