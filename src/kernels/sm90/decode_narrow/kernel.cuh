@@ -99,6 +99,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
   }
   ring = (ring + block_end - block_begin) % kStages;
 
+  finish_row_sums<kCols>(sm, state);
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
   write_segment<kCols>(p, b, split, single, state, o);  // 5. epilogue
   __syncthreads();  // q and the row state are reset by the next segment

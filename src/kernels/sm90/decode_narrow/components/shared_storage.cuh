@@ -5,7 +5,7 @@
 //   q_rope     their bf16 RoPE slices, SW128                                         kCols x 128 B
 //   p8         the block's quantized P^T, SW64: row = query row, 64 tokens in the
 //              PV k order (config.h), PV's B operand                                  kCols x 64 B
-//   red_*      per-warp partial max / P' max / sum of each query row (softmax_p.cuh)
+//   red        per-warp max of x and of y = x + log2 s of each query row (softmax_p.cuh)
 //   row_factor, visible, max_visible, min_visible: per-row state (load_query_rows)
 #pragma once
 
@@ -25,9 +25,7 @@ struct NarrowStorage {
   alignas(kTileAlign) std::uint8_t q_content[kCols * kDimLatent];
   alignas(kTileAlign) std::uint8_t q_rope[kCols * 2 * kDimRope];
   alignas(kTileAlign) std::uint8_t p8[kCols * kTokensPerBlock];
-  alignas(16) float red_max[kCols][kWarps];  // [row][warp]: a row's 4 values are one float4
-  alignas(16) float red_pmax[kCols][kWarps];
-  alignas(16) float red_sum[kCols][kWarps];
+  alignas(16) float red[kCols][2][kWarps];  // [row][max x, max y][warp]: 4 values, one float4
   float row_factor[kCols];  // q_scale * scale_log2
   int visible[kCols];       // tokens each row sees (0: padding row)
   int max_visible;          // over the real rows
