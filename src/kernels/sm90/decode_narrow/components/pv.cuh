@@ -55,9 +55,10 @@ __device__ __forceinline__ std::uint32_t mask_fragment(std::uint32_t w, std::uin
   return decode_wgmma::zero_e4m3_nans(w, sanitize) & keep;
 }
 
-template <int kCols>
-__device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, const PageStage& st, int n_lo, int n_hi,
-                                              const BlockStep<kCols>& step, OutputAcc<kCols>& o) {
+// kTail: the page has tokens that some row does not see (n_lo < 64), whose fragments are masked.
+template <int kCols, bool kTail>
+__device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& sm, const PageStage& st, int n_lo,
+                                                    int n_hi, const BlockStep<kCols>& step, OutputAcc<kCols>& o) {
   constexpr int kRegs = kCols / 2;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, t = lane % 4;
   // ldmatrix row address of lane l: token row l of the k-step, 16-byte chunk 4 m + warp of the
@@ -66,9 +67,8 @@ __device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, co
   std::uint32_t swizzled[2];
 #pragma unroll
   for (int v = 0; v < 2; ++v) swizzled[v] = ((4 * v + warp) ^ (lane % 8)) * kChunkBytes;
-  const bool tail = n_lo < kTokensPerBlock;  // CTA-uniform
   FragmentMasks masks{};
-  if (tail) masks = fragment_masks(t, n_lo, n_hi);
+  if constexpr (kTail) masks = fragment_masks(t, n_lo, n_hi);
 
   // ldmatrix of tile m + 2 is issued while tile m is folded, so that its latency is hidden by
   // the time tile m + 2 is permuted and multiplied.
@@ -91,7 +91,7 @@ __device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, co
       for (int h = 0; h < 2; ++h) {
         frag[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
         frag[ks][2 * h + 1] = __byte_perm(r[2 * h], r[2 * h + 1], 0x7531);  // dim 2 g + 1
-        if (tail) {
+        if constexpr (kTail) {
           frag[ks][2 * h] = mask_fragment(frag[ks][2 * h], masks.keep[ks][h], masks.sanitize[ks][h]);
           frag[ks][2 * h + 1] = mask_fragment(frag[ks][2 * h + 1], masks.keep[ks][h], masks.sanitize[ks][h]);
         }
@@ -131,6 +131,18 @@ __device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, co
       o[m][k] = rescale ? fold_block(o[m][k], step.alpha[c], step.unmult[c], d[k])
                         : fold_block_unscaled(o[m][k], step.unmult[c], d[k]);
     }
+  }
+}
+
+// The masking is chosen once a block (n_lo is CTA-uniform), not once a fragment: a branch
+// around each fragment's masks cost 32 branches a page where no token is masked.
+template <int kCols>
+__device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, const PageStage& st, int n_lo, int n_hi,
+                                              const BlockStep<kCols>& step, OutputAcc<kCols>& o) {
+  if (n_lo < kTokensPerBlock) {
+    accumulate_pv_block<kCols, true>(sm, st, n_lo, n_hi, step, o);
+  } else {
+    accumulate_pv_block<kCols, false>(sm, st, n_lo, n_hi, step, o);
   }
 }
 
