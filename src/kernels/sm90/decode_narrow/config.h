@@ -31,7 +31,11 @@ inline constexpr int kWarps = kThreads / 32;
 // is loaded after PV, but a third chain keeps the SM busier; it pays off when every part
 // streams many pages (large batches), so the planner asks for it (narrow_parts_per_sm) and the
 // launch picks it when the schedule has that many parts (narrow_ctas_per_sm).
+// (One stage: with a spare 16 KB slot, the split ring of components/load.cuh.)
 SNAPMLA_HD constexpr int stages_for(int ctas_per_sm) { return ctas_per_sm >= 3 ? 1 : 2; }
+// The split ring's lo part: content column blocks 0 and 1 (dims 0..255) of a page.
+inline constexpr int kLoBlocks = 2;
+inline constexpr int kLoBytes = kLoBlocks * kTokensPerBlock * 128;  // 16 KB
 inline constexpr int kMinBatchForThreeCtas = 64;
 inline constexpr int kDimTiles = kDimLatent / 64;  // PV M tiles
 inline constexpr int kPvKSteps = kTokensPerBlock / 32;

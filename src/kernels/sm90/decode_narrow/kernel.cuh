@@ -19,6 +19,7 @@
 
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_narrow/components/epilogue.cuh"
+#include "kernels/sm90/decode_narrow/components/load.cuh"
 #include "kernels/sm90/decode_narrow/components/pv.cuh"
 #include "kernels/sm90/decode_narrow/components/qk.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
@@ -34,18 +35,35 @@ using decode_wgmma::make_page_maps;
 using decode_wgmma::PageMaps;
 using decode_wgmma::wait_page;
 
-// `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
-// run on across the segments of a part.
+// `ring`: the stage (two stages) or lo slot (split ring) of the segment's first page, and
+// `phases` the mbarrier phases; both run on across the segments of a part.
 template <int kCols, int kStages>
 __device__ __forceinline__ void process_segment(const DecodeParams& p, const PageMaps& maps,
                                                 NarrowCtaStorage<kCols, kStages>& sm,
                                                 int b, int block_begin, int block_end, int split, int& ring,
                                                 std::uint32_t& phases) {
+  constexpr bool kSplitRing = kStages == 1;
+  constexpr int kHiSlot = 2;  // the split ring's hi mbarrier (page_full[0..1]: the lo slots)
+  const auto lo_slot = [&](int slot) -> std::uint8_t* {
+    if constexpr (kSplitRing) {
+      return slot == 0 ? sm.stage[0].content : sm.lo_spare;
+    } else {
+      return sm.stage[slot].content;
+    }
+  };
   const int length = p.lengths[b];
   const std::int32_t* table = p.block_table + b * p.block_table_stride;
-  if (block_begin < block_end) issue_page<kThreads>(p, maps, table[block_begin], sm.stage[ring], &sm.page_full[ring]);
+  if (block_begin < block_end) {
+    const int first = table[block_begin];
+    if constexpr (kSplitRing) {
+      issue_page_lo<kThreads>(p, maps, first, lo_slot(ring), &sm.page_full[ring]);
+      issue_page_hi<kThreads>(p, maps, first, sm.stage[0], &sm.page_full[kHiSlot]);
+    } else {
+      issue_page<kThreads>(p, maps, first, sm.stage[ring], &sm.page_full[ring]);
+    }
+  }
   decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm);
-  fence_view_async_shared();  // q tiles: generic writes, wgmma reads
+  fence_view_async_shared();  // q tiles (and NaN-filled parts): generic writes, wgmma reads
   __syncthreads();
   // 16 rows: the row constants stay in registers for the segment; 32 rows: re-read every block
   // (registers are short there).
@@ -68,36 +86,54 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
     for (int k = 0; k < kCols / 2; ++k) o[m][k] = 0.0f;
 
   for (int blk = block_begin; blk < block_end; ++blk) {
-    const int s = (ring + blk - block_begin) % kStages;
-    wait_page(sm.page_full, phases, s);  // page blk has landed (TMA)
+    const bool more = blk + 1 < block_end;
+    const int s = (ring + blk - block_begin) % (kSplitRing ? 2 : kStages);  // stage, or lo slot
+    wait_page(sm.page_full, phases, s);  // page blk (its lo part in the split ring) has landed
     fence_view_async_shared();           // or was filled with NaN by generic stores; wgmma reads it
-    // Every warp is past block blk - 1, so its stage is free again.
+    // Every warp is past block blk - 1, so its stage (lo slot) is free again.
     __syncthreads();
-    if constexpr (kStages > 1) {
-      if (blk + 1 < block_end) {
-        const int next = (s + 1) % kStages;
-        issue_page<kThreads>(p, maps, next_page, sm.stage[next], &sm.page_full[next]);
+    if (more) {
+      if constexpr (kSplitRing) {
+        issue_page_lo<kThreads>(p, maps, next_page, lo_slot(s ^ 1), &sm.page_full[s ^ 1]);
+      } else {
+        issue_page<kThreads>(p, maps, next_page, sm.stage[(s + 1) % kStages], &sm.page_full[(s + 1) % kStages]);
       }
-      if (blk + 2 < block_end) next_page = table[blk + 2];
     }
-    const PageStage& st = sm.stage[s];
+    const PageView page = [&] {
+      if constexpr (kSplitRing) {
+        return PageView{lo_slot(s), sm.stage[0].content + kLoBytes, sm.stage[0].rope, sm.stage[0].scale};
+      } else {
+        return whole_page(sm.stage[s]);
+      }
+    }();
+    // Split ring: the hi part of page blk, waited for halfway through QK, and that of page
+    // blk + 1, issued halfway through PV once every warp has read this one's.
+    const auto wait_hi = [&] {
+      if constexpr (kSplitRing) wait_page(sm.page_full, phases, kHiSlot);
+    };
+    const auto reload_hi = [&] {
+      if constexpr (kSplitRing) {
+        if (more) {
+          __syncthreads();
+          issue_page_hi<kThreads>(p, maps, next_page, sm.stage[0], &sm.page_full[kHiSlot]);
+          fence_view_async_shared();  // a NaN fill's generic writes, before block blk + 1's wgmma
+        }
+      }
+    };
     const int n_hi = tokens_in_block(max_visible, blk);
     if (n_hi > 0) {
       float acc[kCols / 2];
-      compute_scores<kCols>(sm, st, acc);                                                 // 2. QK
+      compute_scores<kCols>(sm, page, acc, wait_hi);                                       // 2. QK
       if constexpr (!kRowConstsInRegisters) rc = row_consts(sm);
-      const BlockStep<kCols> step = softmax_and_p<kCols>(sm, st, blk, rc, acc, state);        // 3.
-      accumulate_pv<kCols>(sm, st, tokens_in_block(min_visible, blk), n_hi, step, o);  // 4. PV
+      const BlockStep<kCols> step = softmax_and_p<kCols>(sm, page, blk, rc, acc, state);      // 3.
+      accumulate_pv<kCols>(sm, page, tokens_in_block(min_visible, blk), n_hi, step, o, reload_hi);  // 4. PV
+    } else {
+      wait_hi();
+      reload_hi();
     }
-    if constexpr (kStages == 1) {  // one stage: the next page goes where this one was
-      if (blk + 1 < block_end) {
-        __syncthreads();  // every warp is done with the page (QK's wgmma and PV's ldmatrix have completed)
-        issue_page<kThreads>(p, maps, next_page, sm.stage[0], &sm.page_full[0]);
-        if (blk + 2 < block_end) next_page = table[blk + 2];
-      }
-    }
+    if (blk + 2 < block_end) next_page = table[blk + 2];
   }
-  ring = (ring + block_end - block_begin) % kStages;
+  ring = (ring + block_end - block_begin) % (kSplitRing ? 2 : kStages);
 
   finish_row_sums<kCols>(sm, state);
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
@@ -114,7 +150,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<NarrowCtaStorage<kCols, kStages>*>(smem_raw + pad);
   const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
-  decode_wgmma::init_page_barriers(sm.page_full, kStages);
+  decode_wgmma::init_page_barriers(sm.page_full, kStages == 1 ? 3 : kStages);  // split ring: 2 lo + hi
   __syncthreads();
   int ring = 0;
   std::uint32_t phases = 0;

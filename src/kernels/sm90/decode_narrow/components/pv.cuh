@@ -56,14 +56,16 @@ __device__ __forceinline__ std::uint32_t mask_fragment(std::uint32_t w, std::uin
 }
 
 // kTail: the page has tokens that some row does not see (n_lo < 64), whose fragments are masked.
-template <int kCols, bool kTail>
-__device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& sm, const PageStage& st, int n_lo,
-                                                    int n_hi, const BlockStep<kCols>& step, OutputAcc<kCols>& o) {
+template <int kCols, bool kTail, class AfterHi>
+__device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& sm, const PageView& page, int n_lo,
+                                                    int n_hi, const BlockStep<kCols>& step, OutputAcc<kCols>& o,
+                                                    AfterHi&& after_hi) {
   constexpr int kRegs = kCols / 2;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, t = lane % 4;
   // ldmatrix row address of lane l: token row l of the k-step, 16-byte chunk 4 m + warp of the
   // SW128 page (column block m / 2, chunk (4 (m % 2) + warp) ^ (l % 8) in the 128-byte row).
-  const std::uint32_t row_base = smem_u32(st.content) + lane * decode_wgmma::kSw128RowBytes;
+  const std::uint32_t lo_base = smem_u32(page.lo) + lane * decode_wgmma::kSw128RowBytes;
+  const std::uint32_t hi_base = smem_u32(page.hi) + lane * decode_wgmma::kSw128RowBytes;
   std::uint32_t swizzled[2];
 #pragma unroll
   for (int v = 0; v < 2; ++v) swizzled[v] = ((4 * v + warp) ^ (lane % 8)) * kChunkBytes;
@@ -75,18 +77,23 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
   std::uint32_t raw[2][kPvKSteps][4], a[2][kPvKSteps][4];
   float part[2][kRegs];
   const std::uint32_t p8 = smem_u32(sm.p8);
-  const auto load_raw = [&](int m) {
+  // The dim tiles in the order they run: the hi part's (4..7) first, so that the split ring
+  // can reload hi while the lo tiles run; position i runs tile_at(i).
+  constexpr int kHiTiles = kDimTiles - 2 * kLoBlocks;
+  const auto tile_at = [](int i) { return (i + 2 * kLoBlocks) % kDimTiles; };
+  const auto load_raw = [&](int i) {
+    const int m = tile_at(i), block = m / 2;  // the 128-byte column block of the tile's dims
+    const std::uint32_t base = block < kLoBlocks ? lo_base + block * kTokensPerBlock * decode_wgmma::kSw128RowBytes
+                                                 : hi_base + (block - kLoBlocks) * kTokensPerBlock * decode_wgmma::kSw128RowBytes;
 #pragma unroll
     for (int ks = 0; ks < kPvKSteps; ++ks)
-      decode_tc::ldsm_x4_trans(row_base + ks * 32 * decode_wgmma::kSw128RowBytes +
-                                   (m / 2) * kTokensPerBlock * decode_wgmma::kSw128RowBytes + swizzled[m % 2],
-                               raw[m % 2][ks]);
+      decode_tc::ldsm_x4_trans(base + ks * 32 * decode_wgmma::kSw128RowBytes + swizzled[m % 2], raw[i % 2][ks]);
   };
-  const auto issue = [&](int m) {
-    std::uint32_t(&frag)[kPvKSteps][4] = a[m % 2];
+  const auto issue = [&](int i) {
+    std::uint32_t(&frag)[kPvKSteps][4] = a[i % 2];
 #pragma unroll
     for (int ks = 0; ks < kPvKSteps; ++ks) {
-      const std::uint32_t(&r)[4] = raw[m % 2][ks];
+      const std::uint32_t(&r)[4] = raw[i % 2][ks];
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         frag[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
@@ -99,7 +106,7 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
 #pragma unroll
       for (int k = 0; k < 4; ++k) cute::warpgroup_fence_operand(frag[ks][k]);
     }
-    float(&d)[kRegs] = part[m % 2];
+    float(&d)[kRegs] = part[i % 2];
     fence_operands(d);
     cute::warpgroup_arrive();
 #pragma unroll
@@ -115,15 +122,17 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
   issue(0);
   load_raw(1);
 #pragma unroll
-  for (int m = 0; m < kDimTiles; ++m) {
-    if (m + 1 < kDimTiles) issue(m + 1);
-    if (m + 2 < kDimTiles) load_raw(m + 2);
-    if (m + 1 < kDimTiles) {
+  for (int i = 0; i < kDimTiles; ++i) {
+    if (i + 1 < kDimTiles) issue(i + 1);
+    if (i + 1 == kHiTiles - 1) after_hi();  // the hi tiles' ldmatrix results are all consumed
+    if (i + 2 < kDimTiles) load_raw(i + 2);
+    if (i + 1 < kDimTiles) {
       cute::warpgroup_wait<1>();
     } else {
       cute::warpgroup_wait<0>();
     }
-    float(&d)[kRegs] = part[m % 2];
+    const int m = tile_at(i);
+    float(&d)[kRegs] = part[i % 2];
     fence_operands(d);
 #pragma unroll
     for (int k = 0; k < kRegs; ++k) {
@@ -136,13 +145,16 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
 
 // The masking is chosen once a block (n_lo is CTA-uniform), not once a fragment: a branch
 // around each fragment's masks cost 32 branches a page where no token is masked.
-template <int kCols>
-__device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, const PageStage& st, int n_lo, int n_hi,
-                                              const BlockStep<kCols>& step, OutputAcc<kCols>& o) {
+// `after_hi()` runs once every thread's reads of the page's hi content are done (the split
+// ring reloads hi there, after a CTA barrier).
+template <int kCols, class AfterHi>
+__device__ __forceinline__ void accumulate_pv(const NarrowStorage<kCols>& sm, const PageView& page, int n_lo,
+                                              int n_hi, const BlockStep<kCols>& step, OutputAcc<kCols>& o,
+                                              AfterHi&& after_hi) {
   if (n_lo < kTokensPerBlock) {
-    accumulate_pv_block<kCols, true>(sm, st, n_lo, n_hi, step, o);
+    accumulate_pv_block<kCols, true>(sm, page, n_lo, n_hi, step, o, after_hi);
   } else {
-    accumulate_pv_block<kCols, false>(sm, st, n_lo, n_hi, step, o);
+    accumulate_pv_block<kCols, false>(sm, page, n_lo, n_hi, step, o, after_hi);
   }
 }
 

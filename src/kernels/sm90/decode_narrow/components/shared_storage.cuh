@@ -1,6 +1,7 @@
 // Shared memory of one narrow decode CTA (kCols = 32, two stages: about 109 KB, two CTAs per SM;
-// kCols = 16, one stage: about 55 KB, three CTAs per SM):
+// kCols = 16, the split ring: about 71 KB, three CTAs per SM):
 //   stage[]    cache pages in the wgmma layouts of the wgmma kernel (PageStage)     2 or 1 x 41 KB
+//   lo_spare   (one stage) the split ring's second lo slot, load.cuh                      16 KB
 //   q_content  the kCols query rows, e4m3, SW128 (QK's B operand)                   kCols x 512 B
 //   q_rope     their bf16 RoPE slices, SW128                                         kCols x 128 B
 //   p8         the block's quantized P^T, SW64: row = query row, 64 tokens in the
@@ -36,12 +37,20 @@ struct NarrowStorage {
 template <int kCols, int kStages>
 struct NarrowCtaStorage : NarrowStorage<kCols> {
   PageStage stage[kStages];
-  alignas(8) std::uint64_t page_full[kStages];  // mbarrier of each stage: its page has landed (load.cuh)
+  alignas(8) std::uint64_t page_full[kStages];  // mbarrier of each stage: its page has landed
+};
+// One stage (three CTAs per SM): the split ring of load.cuh. Lo slot 0 is the stage's content
+// lower half, lo slot 1 lo_spare, the hi slot the rest of the stage.
+template <int kCols>
+struct NarrowCtaStorage<kCols, 1> : NarrowStorage<kCols> {
+  PageStage stage[1];
+  alignas(kTileAlign) std::uint8_t lo_spare[kLoBytes];
+  alignas(8) std::uint64_t page_full[3];  // mbarriers: lo slot 0, lo slot 1, hi slot
 };
 
 template <int kCols, int kCtasPerSm>
 inline constexpr int kSmemBytes = sizeof(NarrowCtaStorage<kCols, stages_for(kCtasPerSm)>) + kTileAlign;  // + room to align the base
-static_assert(3 * (kSmemBytes<16, 3> + 1024) <= 228 * 1024, "three 16-row CTAs of one stage must fit one SM");
+static_assert(3 * (kSmemBytes<16, 3> + 1024) <= 228 * 1024, "three 16-row CTAs of the split ring must fit one SM");
 static_assert(2 * (kSmemBytes<32, 2> + 1024) <= 228 * 1024, "two 32-row CTAs of two stages must fit one SM");
 
 }  // namespace snapmla::kernels::decode_narrow

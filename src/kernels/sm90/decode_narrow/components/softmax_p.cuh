@@ -21,6 +21,7 @@
 #include "common/quant_rules.h"
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/sm90/decode_fp8/components/softmax.cuh"
+#include "kernels/sm90/decode_narrow/components/load.cuh"
 #include "kernels/sm90/decode_narrow/components/shared_storage.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
 #include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
@@ -112,7 +113,7 @@ __device__ __forceinline__ float load_max4(const float* p) {
 }
 
 template <int kCols>
-__device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& sm, const PageStage& st, int block,
+__device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& sm, const PageView& page, int block,
                                                           const RowConsts<kCols>& rc, const float (&acc)[kCols / 2],
                                                           RowState<kCols>& state) {
   constexpr int kC = kColsPerThread<kCols>;
@@ -124,7 +125,7 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     tok[i] = 16 * warp + g + 8 * i;
-    s[i] = st.scale[tok[i]];
+    s[i] = page.scale[tok[i]];
     log2_s[i] = __log2f(s[i]);
   }
   int n[kC];
