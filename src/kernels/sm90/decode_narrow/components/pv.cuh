@@ -113,14 +113,25 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
     for (int ks = 0; ks < kPvKSteps; ++ks) pv_step<kCols>(frag[ks], sw64_desc(p8 + ks * 32), d, ks > 0);
     cute::warpgroup_commit_batch();
   };
-  // O * 1 is O exactly: when no row of the warp rescales, skip the multiply.
-  bool rescales = false;
+  // fold_block(o, alpha, unmult, c) is fma(unmult, c, o * alpha): the O * alpha half runs here,
+  // once, under a warp-uniform branch (O * 1 is O exactly, and no row of the warp rescales in
+  // most blocks), and the fold below is the single fma. Written as a select inside the fold,
+  // both forms were issued, predicated, for every register.
+  const auto rescale_o = [&] {
+    bool rescales = false;
 #pragma unroll
-  for (int c = 0; c < kColsPerThread<kCols>; ++c) rescales |= step.alpha[c] != 1.0f;
-  const bool rescale = __any_sync(0xffffffffu, rescales);
+    for (int c = 0; c < kColsPerThread<kCols>; ++c) rescales |= step.alpha[c] != 1.0f;
+    if (__any_sync(0xffffffffu, rescales)) {
+#pragma unroll
+      for (int m = 0; m < kDimTiles; ++m)
+#pragma unroll
+        for (int k = 0; k < kRegs; ++k) o[m][k] = __fmul_rn(o[m][k], step.alpha[2 * (k / 4) + k % 2]);
+    }
+  };
   load_raw(0);
   issue(0);
   load_raw(1);
+  rescale_o();  // while tile 0 runs on the tensor cores
 #pragma unroll
   for (int i = 0; i < kDimTiles; ++i) {
     if (i + 1 < kDimTiles) issue(i + 1);
@@ -137,8 +148,7 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
 #pragma unroll
     for (int k = 0; k < kRegs; ++k) {
       const int c = 2 * (k / 4) + k % 2;  // the column of register k
-      o[m][k] = rescale ? fold_block(o[m][k], step.alpha[c], step.unmult[c], d[k])
-                        : fold_block_unscaled(o[m][k], step.unmult[c], d[k]);
+      o[m][k] = fold_block_unscaled(o[m][k], step.unmult[c], d[k]);  // o is already o * alpha
     }
   }
 }
