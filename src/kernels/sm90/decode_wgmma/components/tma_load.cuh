@@ -28,6 +28,9 @@ inline constexpr std::uint32_t kPageBytes =
 
 // The two tensor maps (make_page_maps): the content plane as uint8 [tokens][512] and the
 // RoPE plane as uint8 [tokens][128], both read in boxes of 64 tokens x 128 bytes, SWIZZLE_128B.
+// L2 promotion 128 B, the box's row: 256 B also fetched the row's half in the next column
+// block, which a separate box reads later; at 64x1x16x131072 (narrow kernel, H200) 256 B took
+// 1312 us and 128 B 1286 us (docs/perf.md, v28).
 struct PageMaps {
   CUtensorMap content;
   CUtensorMap rope;
@@ -66,7 +69,7 @@ inline PageMaps make_page_maps(const DecodeParams& p) {
     const cuuint32_t element_strides[2] = {1, 1};
     const CUresult r = encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box,
                               element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) {
       char message[96];
       std::snprintf(message, sizeof(message), "cuTensorMapEncodeTiled failed for %s: CUresult %d", what,
