@@ -27,11 +27,11 @@ inline constexpr int kThreads = 128;  // one warpgroup
 inline constexpr int kWarps = kThreads / 32;
 // CTAs per SM and page stages per CTA. Each CTA is one dependent chain (QK -> softmax -> PV) a
 // page. Two CTAs of two stages (~109 KB at 32 rows) keep a page in flight while one is used.
-// At 16 rows (163 registers a thread) three CTAs fit, of one stage each (~55 KB): the next page
-// is loaded after PV, but a third chain keeps the SM busier; it pays off when every part
-// streams many pages (large batches), so the planner asks for it (narrow_parts_per_sm) and the
-// launch picks it when the schedule has that many parts (narrow_ctas_per_sm).
-// (One stage: with a spare 16 KB slot, the split ring of components/load.cuh.)
+// At 16 rows (<= 168 registers a thread) three CTAs fit, each with one stage and a spare 16 KB
+// slot (~71 KB): the split page ring of components/load.cuh, about 1.5 pages. A third chain
+// keeps the SM busier; it pays off when every part streams many pages (large batches), so the
+// planner asks for it (narrow_parts_per_sm) and the launch picks it when the schedule has that
+// many parts (narrow_ctas_per_sm).
 SNAPMLA_HD constexpr int stages_for(int ctas_per_sm) { return ctas_per_sm >= 3 ? 1 : 2; }
 // The split ring's lo part: content column blocks 0 and 1 (dims 0..255) of a page.
 inline constexpr int kLoBlocks = 2;

@@ -2,15 +2,16 @@
 // docs/numerics.md): the rows sit in the wgmma N dimension (config.h), so no tensor-core work,
 // softmax or fold is spent on padding rows, and V^T never goes through shared memory.
 //
-// Grid: (schedule part); 128 threads = one warpgroup; two CTAs per SM, or three of one page
-// stage each at 16 rows when the schedule has 3 parts per SM (config.h), so one CTA's
-// tensor-core work overlaps the others' softmax. Each CTA reads its PartRange and walks its
-// segments exactly as the other decode kernels (and the CPU reference) do. Per 64-token block
-// (one page):
-//   1. load      wait for page blk, then TMA page blk + 1 into the other stage (one stage:
-//                after PV, into the same one) (decode_wgmma/components/tma_load.cuh)
+// Grid: (schedule part); 128 threads = one warpgroup; two CTAs per SM of two page stages, or
+// at 16 rows, when the schedule has 3 parts per SM (config.h), three CTAs of the split page
+// ring (load.cuh), so one CTA's tensor-core work overlaps the others' softmax. Each CTA reads
+// its PartRange and walks its segments exactly as the other decode kernels (and the CPU
+// reference) do. Per 64-token block (one page):
+//   1. load      wait for page blk, then TMA page blk + 1 into the other stage; split ring:
+//                page blk + 1's lo part now, its hi part halfway through PV       (load.cuh)
 //   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 per k-step   (qk.cuh)
-//   3. softmax   online max / sum over the 4 warps, P8^T to shared memory      (softmax_p.cuh)
+//   3. softmax   online max over the 4 warps (one exchange), P8^T to shared memory
+//                                                                              (softmax_p.cuh)
 //   4. PV        O^T += V^T P8^T, V^T fragments from the page by ldmatrix       (pv.cuh)
 //   5. epilogue  out/lse or partial_o/partial_lse                              (epilogue.cuh)
 #pragma once

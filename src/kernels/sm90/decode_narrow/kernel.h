@@ -8,7 +8,7 @@
 namespace snapmla::kernels {
 
 // s_q * h_q <= 16 and <= 32 query rows; same outputs as launch_decode_fp8 (combine is separate).
-// narrow16x3: three CTAs per SM of one page stage each, for schedules of >= 3 parts per SM
+// narrow16x3: three CTAs per SM, each with the split page ring, for schedules of >= 3 parts per SM
 // (config.h, narrow_ctas_per_sm).
 void launch_decode_fp8_narrow16(const DecodeParams& params, StreamHandle stream);
 void launch_decode_fp8_narrow16x3(const DecodeParams& params, StreamHandle stream);

@@ -83,8 +83,8 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
   const auto tile_at = [](int i) { return (i + 2 * kLoBlocks) % kDimTiles; };
   const auto load_raw = [&](int i) {
     const int m = tile_at(i), block = m / 2;  // the 128-byte column block of the tile's dims
-    const std::uint32_t base = block < kLoBlocks ? lo_base + block * kTokensPerBlock * decode_wgmma::kSw128RowBytes
-                                                 : hi_base + (block - kLoBlocks) * kTokensPerBlock * decode_wgmma::kSw128RowBytes;
+    constexpr int kBlockBytes = kTokensPerBlock * decode_wgmma::kSw128RowBytes;
+    const std::uint32_t base = block < kLoBlocks ? lo_base + block * kBlockBytes : hi_base + (block - kLoBlocks) * kBlockBytes;
 #pragma unroll
     for (int ks = 0; ks < kPvKSteps; ++ks)
       decode_tc::ldsm_x4_trans(base + ks * 32 * decode_wgmma::kSw128RowBytes + swizzled[m % 2], raw[i % 2][ks]);

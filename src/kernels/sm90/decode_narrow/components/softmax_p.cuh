@@ -75,7 +75,9 @@ struct BlockStep {
 // array into local memory indexed by the lane's bit.
 __device__ __forceinline__ float select(bool pick_a, float a, float b) {
   float r;
-  asm("{\n .reg .pred p;\n setp.ne.u32 p, %3, 0;\n selp.f32 %0, %1, %2, p;\n}" : "=f"(r) : "f"(a), "f"(b), "r"(static_cast<unsigned>(pick_a)));
+  asm("{\n .reg .pred p;\n setp.ne.u32 p, %3, 0;\n selp.f32 %0, %1, %2, p;\n}"
+      : "=f"(r)
+      : "f"(a), "f"(b), "r"(static_cast<unsigned>(pick_a)));
   return r;
 }
 
@@ -173,7 +175,8 @@ __device__ __forceinline__ BlockStep<kCols> softmax_and_p(NarrowStorage<kCols>& 
     const float mult = sees ? scale.mult : 0.0f;
     step.alpha[c] = sees ? alpha : 1.0f;
     step.unmult[c] = sees ? scale.unmult : 0.0f;
-    state.l[c] = sees ? __fadd_rn(__fmul_rn(state.l[c], alpha), __fadd_rn(p[0], p[1])) : state.l[c];  // this thread's part
+    // this thread's part
+    state.l[c] = sees ? __fadd_rn(__fmul_rn(state.l[c], alpha), __fadd_rn(p[0], p[1])) : state.l[c];
     state.m[c] = sees ? m_new : state.m[c];
     // P' * mult; exactly 0 for a masked token (whose s may be the NaN poison of a page tail)
     const float lo = tok[0] < n[c] ? __fmul_rn(__fmul_rn(p[0], s[0]), mult) : 0.0f;

@@ -1,5 +1,5 @@
-// The narrow FP8 decode split kernel for up to 16 query rows, three CTAs of one stage per SM (SnapMLA
-// arithmetic, docs/numerics.md).
+// The narrow FP8 decode split kernel for up to 16 query rows, three CTAs per SM with the split
+// page ring (SnapMLA arithmetic, docs/numerics.md).
 #include "kernels/sm90/decode_narrow/kernel.cuh"
 
 namespace snapmla::kernels {
