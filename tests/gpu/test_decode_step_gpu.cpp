@@ -12,6 +12,7 @@
 #include "common/tolerances.h"
 #include "gpu/gpu_decode.h"
 #include "snapmla/error.h"
+#include "snapmla/ops.h"
 
 namespace snapmla {
 namespace {
@@ -123,11 +124,12 @@ TEST(DecodeStepGpu, CheckedModeReportsBadPage) {
 }
 
 // Unchecked, a page id outside the cache is never dereferenced: the rows that see that page
-// come out NaN (not a plausible number), every other request is unaffected.
-TEST(DecodeStepGpu, UncheckedBadPageGivesNanOnlyForItsRequest) {
-  const auto p = problem_with_splits();
+// come out NaN (not a plausible number), every other request is unaffected. `parts`: the
+// schedule parts (0: the device default).
+void expect_bad_page_nan_only_for_its_request(const ref::HostProblem& p, int parts, const char* what) {
+  const int num_parts = parts > 0 ? parts : default_num_sm_parts(Device::cuda(0), p.s_q, p.h_q);
   for (Path path : {Path::kFp8, Path::kBf16}) {
-    testing::GpuDecode run(p, 40);
+    testing::GpuDecode run(p, num_parts);
     run.step(path);
     const auto good = run.result();
     std::vector<std::int32_t> table = run.block_table.download();
@@ -141,10 +143,27 @@ TEST(DecodeStepGpu, UncheckedBadPageGivesNanOnlyForItsRequest) {
     for (int r = 0; r < p.batch; ++r)
       for (std::size_t k = 0; k < per_request; ++k) {
         const float lse = bad.lse[r * per_request + k];
-        if (r >= 3) EXPECT_TRUE(std::isnan(lse)) << "request " << r;
-        else EXPECT_EQ(std::memcmp(&lse, &good.lse[r * per_request + k], sizeof lse), 0) << "request " << r;
+        if (r >= 3) EXPECT_TRUE(std::isnan(lse)) << what << ", request " << r;
+        else EXPECT_EQ(std::memcmp(&lse, &good.lse[r * per_request + k], sizeof lse), 0) << what << ", request " << r;
       }
   }
+}
+
+TEST(DecodeStepGpu, UncheckedBadPageGivesNanOnlyForItsRequest) {
+  expect_bad_page_nan_only_for_its_request(problem_with_splits(), 40, "64 rows");
+  // 16 rows: the narrow FP8 kernel, with two CTAs an SM of two whole-page stages (40 parts) and
+  // with three CTAs of the split page ring (the default parts), whose lo and hi parts of a
+  // page outside the cache are filled with NaN separately.
+  synth::ProblemOptions o;
+  o.batch = 5;
+  o.s_q = 1;
+  o.h_q = 16;
+  o.lengths = {3000, 0, 17, 9000, 640};
+  o.seed = 6;
+  o.poison_unused = true;
+  const auto p = synth::make_problem(o);
+  expect_bad_page_nan_only_for_its_request(p, 40, "16 rows, 40 parts");
+  expect_bad_page_nan_only_for_its_request(p, 0, "16 rows, default parts");
 }
 
 TEST(DecodeStepGpu, CheckedModeReportsBadLength) {
