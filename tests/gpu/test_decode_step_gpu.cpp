@@ -19,11 +19,12 @@ namespace {
 
 using testing::Path;
 
-ref::HostProblem problem_with_splits() {
+// 64 query rows by default (the 64-row kernel); s_q = 1, h_q = 16 gives the narrow kernel.
+ref::HostProblem problem_with_splits(int s_q = 2, int h_q = 32) {
   synth::ProblemOptions o;
   o.batch = 5;
-  o.s_q = 2;
-  o.h_q = 32;
+  o.s_q = s_q;
+  o.h_q = h_q;
   o.lengths = {3000, 0, 17, 9000, 640};
   o.causal = true;
   o.seed = 5;
@@ -154,14 +155,7 @@ TEST(DecodeStepGpu, UncheckedBadPageGivesNanOnlyForItsRequest) {
   // 16 rows: the narrow FP8 kernel, with two CTAs an SM of two whole-page stages (40 parts) and
   // with three CTAs of the split page ring (the default parts), whose lo and hi parts of a
   // page outside the cache are filled with NaN separately.
-  synth::ProblemOptions o;
-  o.batch = 5;
-  o.s_q = 1;
-  o.h_q = 16;
-  o.lengths = {3000, 0, 17, 9000, 640};
-  o.seed = 6;
-  o.poison_unused = true;
-  const auto p = synth::make_problem(o);
+  const auto p = problem_with_splits(1, 16);
   expect_bad_page_nan_only_for_its_request(p, 40, "16 rows, 40 parts");
   expect_bad_page_nan_only_for_its_request(p, 0, "16 rows, default parts");
 }
