@@ -68,9 +68,6 @@ struct BlockStep {
   float unmult[kColsPerThread<kCols>];  // P8 scale inverse
 };
 
-// Reduce-scatter over the 8 lanes g that share t (lane bits 2..4): v[0 .. N) in, and lane g
-// keeps the reductions of values g * N / 8 + j in v[j], j < N / 8. Each of the three halving
-// steps sends the half that the partner keeps: N - 1 shuffles in all instead of 3 N.
 // a if pick_a else b, as one selp: written with ?: on v[j] / v[j + half], ptxas turned the
 // array into local memory indexed by the lane's bit.
 __device__ __forceinline__ float select(bool pick_a, float a, float b) {
@@ -94,6 +91,9 @@ __device__ __forceinline__ void halve_over_lanes(float* v, Op op) {
   }
 }
 
+// Reduce-scatter over the 8 lanes g that share t (lane bits 2..4): v[0 .. N) in, and lane g
+// keeps the reductions of values g * N / 8 + j in v[j], j < N / 8. Each of the three halving
+// steps sends the half that the partner keeps: 7 N / 8 shuffles in all instead of 3 N.
 template <int N, class Op>
 __device__ __forceinline__ void reduce_scatter_over_g(float (&v)[N], Op op) {
   static_assert(N % 8 == 0, "N values over 8 lanes");
