@@ -36,22 +36,15 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
   const std::uint64_t b_content = sw128_desc(smem_u32(sm.q_content));
   const std::uint64_t a_rope = sw128_desc(smem_u32(page.rope)), b_rope = sw128_desc(smem_u32(sm.q_rope));
   constexpr int kLoK = kLoBlocks * decode_wgmma::kSw128RowBytes;  // the lo part's bytes of a row
-  const auto issue = [&](int grp, float(&stage)[kRegs]) {
-    if (grp < decode_wgmma::kQkContentGroups) {
-#pragma unroll
-      for (int kk = 0; kk < decode_wgmma::kKStepsPerPromotion; ++kk) {
-        const int k = (grp * decode_wgmma::kKStepsPerPromotion + kk) * decode_wgmma::kContentKStepBytes;
-        const std::uint64_t a = k < kLoK ? advance_desc(a_lo, decode_wgmma::sw128_offset(kTokensPerBlock, 0, k))
-                                         : advance_desc(a_hi, decode_wgmma::sw128_offset(kTokensPerBlock, 0, k - kLoK));
-        qk_content<kCols>(a, advance_desc(b_content, decode_wgmma::sw128_offset(kCols, 0, k)), stage, kk > 0);
-      }
-    } else {
-#pragma unroll
-      for (int ks = 0; ks < decode_wgmma::kRopeKSteps; ++ks)
-        qk_rope<kCols>(advance_desc(a_rope, ks * decode_wgmma::kRopeKStepBytes),
-                       advance_desc(b_rope, ks * decode_wgmma::kRopeKStepBytes), stage, ks > 0);
-    }
+  const auto content = [&](int k, float(&s)[kRegs], bool accumulate) {
+    const std::uint64_t a = k < kLoK ? advance_desc(a_lo, decode_wgmma::sw128_offset(kTokensPerBlock, 0, k))
+                                     : advance_desc(a_hi, decode_wgmma::sw128_offset(kTokensPerBlock, 0, k - kLoK));
+    qk_content<kCols>(a, advance_desc(b_content, decode_wgmma::sw128_offset(kCols, 0, k)), s, accumulate);
   };
+  const auto rope = [&](int k, float(&s)[kRegs], bool accumulate) {
+    qk_rope<kCols>(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
+  };
+  const auto issue = [&](int grp, float(&stage)[kRegs]) { decode_wgmma::issue_qk_group(grp, stage, content, rope); };
   decode_wgmma::staged_groups<decode_wgmma::kQkGroups, kStaging>(
       part, issue,
       [&](int grp) {

@@ -41,18 +41,18 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   }
   // Base descriptors, once per page; each k-step advances them by a constant.
   const int token_row = wg * kQkTokensPerWarpgroup;
-  const QkDescriptors desc{sw128_desc(smem_u32(sm.q_content)),
-                           sw128_desc(smem_u32(st.content) + token_row * kSw128RowBytes),
-                           sw128_desc(smem_u32(sm.q_rope)), sw128_desc(smem_u32(st.rope) + token_row * kSw128RowBytes)};
-  const auto content = [](std::uint64_t a, std::uint64_t b, float(&s)[kQkRegs], bool accumulate) {
-    qk_content(a, b, s, accumulate);
+  const std::uint64_t a_content = sw128_desc(smem_u32(sm.q_content));
+  const std::uint64_t b_content = sw128_desc(smem_u32(st.content) + token_row * kSw128RowBytes);
+  const std::uint64_t a_rope = sw128_desc(smem_u32(sm.q_rope));
+  const std::uint64_t b_rope = sw128_desc(smem_u32(st.rope) + token_row * kSw128RowBytes);
+  const auto content = [&](int k, float(&s)[kQkRegs], bool accumulate) {
+    qk_content(advance_desc(a_content, sw128_offset(kRowsPerCta, 0, k)),
+               advance_desc(b_content, sw128_offset(kTokensPerBlock, 0, k)), s, accumulate);
   };
-  const auto rope = [](std::uint64_t a, std::uint64_t b, float(&s)[kQkRegs], bool accumulate) {
-    qk_rope(a, b, s, accumulate);
+  const auto rope = [&](int k, float(&s)[kQkRegs], bool accumulate) {
+    qk_rope(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
-  const auto issue = [&](int grp, float(&stage)[kQkRegs]) {
-    issue_qk_group<kRowsPerCta, kTokensPerBlock>(grp, desc, stage, content, rope);
-  };
+  const auto issue = [&](int grp, float(&stage)[kQkRegs]) { issue_qk_group(grp, stage, content, rope); };
   staged_groups<kQkGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) { add_promoted(d, stage); });
 }
 

@@ -95,32 +95,23 @@ __device__ __forceinline__ void staged_groups(float (&part)[kStaging][kRegs], Is
   }
 }
 
-// The base descriptors of one page's QK, built once a page: the content and RoPE tiles of the A
-// and B operands (SW128, K-major).
-struct QkDescriptors {
-  std::uint64_t a_content, b_content, a_rope, b_rope;
-};
 inline constexpr int kQkContentGroups = kContentKSteps / kKStepsPerPromotion;
 inline constexpr int kQkGroups = kQkContentGroups + 1;  // + the RoPE chain
 
 // Issues QK group grp of staged_groups (the qk.cuh of both wgmma kernels): kKStepsPerPromotion
-// e4m3 content k-steps, content(a, b, stage, accumulate), or after them the bf16 RoPE chain,
-// rope(...). A and B have kRowsA and kRowsB rows; each k-step advances the base descriptors.
-template <int kRowsA, int kRowsB, int kRegs, class Content, class Rope>
-__device__ __forceinline__ void issue_qk_group(int grp, const QkDescriptors& desc, float (&stage)[kRegs],
-                                               Content&& content, Rope&& rope) {
+// e4m3 content k-steps, content(k, stage, accumulate), or after them the bf16 RoPE chain,
+// rope(k, stage, accumulate); k is the k-step's first byte in a row of the operands, from which
+// each kernel derives its descriptors (their tiles differ: which operand is the page, and
+// whether the page's content is split, decode_narrow/components/load.cuh).
+template <int kRegs, class Content, class Rope>
+__device__ __forceinline__ void issue_qk_group(int grp, float (&stage)[kRegs], Content&& content, Rope&& rope) {
   if (grp < kQkContentGroups) {
 #pragma unroll
-    for (int kk = 0; kk < kKStepsPerPromotion; ++kk) {
-      const int k = (grp * kKStepsPerPromotion + kk) * kContentKStepBytes;  // the k-step's first byte
-      content(advance_desc(desc.a_content, sw128_offset(kRowsA, 0, k)),
-              advance_desc(desc.b_content, sw128_offset(kRowsB, 0, k)), stage, kk > 0);
-    }
+    for (int kk = 0; kk < kKStepsPerPromotion; ++kk)
+      content((grp * kKStepsPerPromotion + kk) * kContentKStepBytes, stage, kk > 0);
   } else {
 #pragma unroll
-    for (int ks = 0; ks < kRopeKSteps; ++ks)
-      rope(advance_desc(desc.a_rope, ks * kRopeKStepBytes), advance_desc(desc.b_rope, ks * kRopeKStepBytes), stage,
-           ks > 0);
+    for (int ks = 0; ks < kRopeKSteps; ++ks) rope(ks * kRopeKStepBytes, stage, ks > 0);
   }
 }
 
