@@ -125,7 +125,7 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
 #pragma unroll
       for (int m = 0; m < kDimTiles; ++m)
 #pragma unroll
-        for (int k = 0; k < kRegs; ++k) o[m][k] = __fmul_rn(o[m][k], step.alpha[2 * (k / 4) + k % 2]);
+        for (int k = 0; k < kRegs; ++k) o[m][k] = __fmul_rn(o[m][k], step.alpha[col_of_reg(k)]);
     }
   };
   load_raw(0);
@@ -147,7 +147,7 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
     fence_operands(d);
 #pragma unroll
     for (int k = 0; k < kRegs; ++k) {
-      const int c = 2 * (k / 4) + k % 2;  // the column of register k
+      const int c = col_of_reg(k);
       o[m][k] = fold_block_unscaled(o[m][k], step.unmult[c], d[k]);  // o is already o * alpha
     }
   }

@@ -36,6 +36,9 @@ inline constexpr int kColsPerThread = kCols / 4;
 __device__ __forceinline__ int col_of(int c, int t) { return 8 * (c / 2) + 2 * t + c % 2; }
 // Accumulator register of column c, token slot i (m64nN layout: d[4 j + 2 i + e]).
 __host__ __device__ constexpr int acc_reg(int c, int i) { return 4 * (c / 2) + 2 * i + c % 2; }
+// And back: the column of accumulator register k (of S^T, or of an O^T dim tile: same layout).
+__host__ __device__ constexpr int col_of_reg(int k) { return 2 * (k / 4) + k % 2; }
+static_assert(col_of_reg(acc_reg(3, 1)) == 3);
 
 template <int kCols>
 struct RowState {
