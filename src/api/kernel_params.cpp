@@ -40,6 +40,8 @@ kernels::DecodeParams decode_params(const DecodeArgs& args, const DecodeShape& s
   p.split_begin = reinterpret_cast<const std::int32_t*>(base + layout.split_begin_offset);
   p.partial_lse = reinterpret_cast<float*>(base + layout.partial_lse_offset);
   p.partial_o = reinterpret_cast<float*>(base + layout.partial_o_offset);
+  // Kernels that can merge the splits themselves do so only when the call asks for the merge.
+  p.split_done = options.combine ? reinterpret_cast<std::int32_t*>(base + layout.split_done_offset) : nullptr;
   return p;
 }
 

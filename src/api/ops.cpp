@@ -223,7 +223,9 @@ void plan_decode(const DecodeShape& shape_in, const TensorView& lengths, const W
   auto* base = static_cast<char*>(workspace.data);
   kernels::launch_plan(lengths.ptr<const std::int32_t>(), shape.batch, shape.num_sm_parts,
                        base + layout.parts_offset,
-                       reinterpret_cast<std::int32_t*>(base + layout.split_begin_offset), stream);
+                       reinterpret_cast<std::int32_t*>(base + layout.split_begin_offset),
+                       reinterpret_cast<std::int32_t*>(base + layout.split_done_offset), layout.split_done_count(),
+                       stream);
 #endif
 }
 
@@ -243,8 +245,8 @@ void decode_fp8(const Fp8Query& q, const Fp8Cache& cache, const DecodeArgs& args
 #if SNAPMLA_WITH_CUDA
   kernels::DecodeParams p = api::decode_params(args, shape, options);
   api::set_fp8_inputs(p, q, cache);
-  kernels::launch_decode_fp8(p, options.stream);
-  if (options.combine) kernels::launch_combine(p, options.stream);
+  const int merged_up_to = kernels::launch_decode_fp8(p, options.stream);
+  if (options.combine) kernels::launch_combine(p, options.stream, merged_up_to);
 #endif
 }
 

@@ -13,21 +13,26 @@ void launch_quantize_query(const QuantizeQueryParams& params, StreamHandle strea
 void launch_append_kv(const AppendParams& params, StreamHandle stream);
 void launch_fetch_dequant(const FetchParams& params, StreamHandle stream);
 
-// The one-warp metadata kernel: schedule from device lengths (src/sched/schedule.h).
+// The metadata kernel: schedule from device lengths (src/sched/schedule.h), and the fused
+// merge's split_done_count arrival counters zeroed.
 void launch_plan(const std::int32_t* lengths, int batch, int num_parts, void* parts,
-                 std::int32_t* split_begin, StreamHandle stream);
+                 std::int32_t* split_begin, std::int32_t* split_done, int split_done_count, StreamHandle stream);
 
 // Split kernels: write single-split requests to out/lse, the others to the partial buffers.
+// launch_decode_fp8 returns the largest split count of the requests its kernel has merged into
+// out/lse itself (kernels/common/merge_splits.cuh: the 64-row wgmma kernel, when
+// params.split_done is set), or 1 (single-split requests only); launch_combine merges the rest.
 // launch_decode_fp8 / launch_decode_bf16 run the kernel family kernels/common/variant.h picks
 // (default: wgmma for FP8, the mma.sync tensor-core kernel for BF16), falling back to the SIMT
 // kernels for what the chosen one does not serve. The SIMT kernels are also callable on their
 // own, for tests that compare variants.
-void launch_decode_fp8(const DecodeParams& params, StreamHandle stream);
+int launch_decode_fp8(const DecodeParams& params, StreamHandle stream);
 void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream);
 void launch_decode_bf16(const DecodeParams& params, StreamHandle stream);
 void launch_decode_bf16_simt(const DecodeParams& params, StreamHandle stream);
-// Merges partials of requests with more than one split into out/lse.
-void launch_combine(const DecodeParams& params, StreamHandle stream);
+// Merges the partials of the requests with more than `merged_up_to` splits into out/lse (those
+// with fewer are final already).
+void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_up_to = 1);
 
 // Checked mode: validate device-resident indices, synchronise, report the first failure.
 struct CheckReport {

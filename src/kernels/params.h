@@ -71,6 +71,9 @@ struct DecodeParams {
   const std::int32_t* split_begin;  // [b + 1]
   float* partial_lse;             // [max_splits, rows] log2
   float* partial_o;               // [max_splits, rows, 512]
+  // Arrival counters [batch, merge tiles] (zero between calls) for kernels that merge the
+  // splits themselves (kernels/common/merge_splits.cuh); nullptr: leave the partials to combine.
+  std::int32_t* split_done;
 };
 
 }  // namespace snapmla::kernels

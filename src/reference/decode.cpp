@@ -178,6 +178,10 @@ void plan_decode(const DecodeShape& shape, const TensorView& lengths, const Work
   const WorkspaceView ws = view_workspace(shape, workspace);
   sched::plan_schedule(lengths.ptr<const std::int32_t>(), shape.batch, shape.num_sm_parts, ws.parts,
                        ws.split_begin);
+  // The arrival counters start at zero, as the GPU planner leaves them (the CPU decode does
+  // not use them).
+  std::fill_n(reinterpret_cast<std::int32_t*>(static_cast<char*>(workspace.data) + ws.layout.split_done_offset),
+              ws.layout.split_done_count(), 0);
 }
 
 void decode_fp8(const Fp8Query& q, const Fp8Cache& cache, const DecodeArgs& args,

@@ -8,6 +8,10 @@
 // LSE (log2) that combine merges. A request with one split writes out and lse directly.
 // Splits are numbered in request order, so request r owns splits
 // [split_begin[r], split_begin[r + 1]) and there are at most batch + num_parts of them.
+// The 64-row wgmma kernel merges the splits of requests of a few splits itself
+// (kernels/common/merge_splits.cuh): the CTA that finishes a request's last split merges them,
+// counted by one arrival counter per (request, tile of kMergeTileRows query rows) that the
+// planner zeroes and the merging CTA resets.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +29,14 @@ namespace snapmla::sched {
 // extra split adds a 2 KB row per query row to combine.
 inline constexpr int kFixedOverheadBlocks = 2;
 
+// The query rows of one arrival counter: the 64-row wgmma kernel's row tile.
+inline constexpr int kMergeTileRows = 64;
+SNAPMLA_HD constexpr int merge_tiles_of(int rows) { return (rows + kMergeTileRows - 1) / kMergeTileRows; }
+// One CTA reads all the partials of a request it merges, so only requests of up to this many
+// splits are merged in-kernel; the combine kernel, spread over the whole GPU, takes the others
+// (at 8 splits, 8x1x128x8192 took 87 us instead of 68 us: docs/perf.md, v30).
+inline constexpr int kMaxInKernelMergeSplits = 4;
+
 struct PartRange {
   std::int32_t begin_req, begin_block;  // first block of the first segment
   std::int32_t end_req, end_block;      // one past the last block (end_block of end_req);
@@ -40,11 +52,14 @@ struct WorkspaceLayout {
   std::size_t parts_offset;        // PartRange[num_parts]
   std::size_t split_begin_offset;  // int32[batch + 1]
   std::size_t check_offset;        // int32[4]: checked-mode report
+  std::size_t split_done_offset;   // int32[batch * merge_tiles()]: arrival counters, zero between calls
   std::size_t partial_lse_offset;  // float[max_splits * rows], log2 domain
   std::size_t partial_o_offset;    // float[max_splits * rows * 512]
   std::size_t total_bytes;
 
   int max_splits() const { return batch + num_parts; }
+  int merge_tiles() const { return merge_tiles_of(rows); }
+  int split_done_count() const { return batch * merge_tiles(); }
 };
 
 inline std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t(255); }
@@ -59,6 +74,7 @@ inline WorkspaceLayout workspace_layout(int batch, int s_q, int h_q, int num_par
   w.parts_offset = at;        at = align256(at + sizeof(PartRange) * num_parts);
   w.split_begin_offset = at;  at = align256(at + sizeof(std::int32_t) * (batch + 1));
   w.check_offset = at;        at = align256(at + sizeof(std::int32_t) * 4);
+  w.split_done_offset = at;   at = align256(at + sizeof(std::int32_t) * w.split_done_count());
   w.partial_lse_offset = at;  at = align256(at + sizeof(float) * splits * w.rows);
   w.partial_o_offset = at;    at = align256(at + sizeof(float) * splits * w.rows * kDimLatent);
   w.total_bytes = at;

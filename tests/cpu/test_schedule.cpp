@@ -21,6 +21,7 @@ void check_plan(const std::vector<std::int32_t>& lengths, int parts) {
   std::vector<std::vector<int>> seen(batch);
   std::vector<int> segments_of(batch, 0);
   std::vector<std::vector<int>> split_ids(batch);
+  std::vector<std::vector<int>> requests_of_part(parts);
   for (int p = 0; p < parts; ++p) {
     const PartRange& r = ranges[p];
     for (int req = r.begin_req; req <= r.end_req && req < batch; ++req) {
@@ -35,6 +36,7 @@ void check_plan(const std::vector<std::int32_t>& lengths, int parts) {
       for (int b = b0; b < b1; ++b) ++seen[req][b];
       ++segments_of[req];
       split_ids[req].push_back(r.first_split + (req - r.begin_req));
+      requests_of_part[p].push_back(req);
     }
   }
   ASSERT_LE(split_begin[batch], batch + parts);
@@ -44,6 +46,13 @@ void check_plan(const std::vector<std::int32_t>& lengths, int parts) {
     ASSERT_EQ(int(seen[req].size()), blocks_of(lengths[req]));
     ASSERT_EQ(split_begin[req + 1] - split_begin[req], segments_of[req]);
     for (int k = 0; k < segments_of[req]; ++k) ASSERT_EQ(split_ids[req][k], split_begin[req] + k);
+  }
+  // The in-kernel merge (kernels/common/merge_splits.cuh) keeps two pending merges a part: only a
+  // part's first and last segments may belong to requests of several splits.
+  for (int p = 0; p < parts; ++p) {
+    const std::vector<int>& reqs = requests_of_part[p];
+    for (std::size_t k = 1; k + 1 < reqs.size(); ++k)
+      ASSERT_EQ(split_begin[reqs[k] + 1] - split_begin[reqs[k]], 1) << "part " << p << " segment " << k;
   }
 }
 
@@ -80,6 +89,13 @@ TEST(Schedule, WorkspaceLayoutIsAlignedAndOrdered) {
   EXPECT_EQ(w.partial_o_offset % 256, 0u);
   EXPECT_EQ(w.partial_lse_offset % 256, 0u);
   EXPECT_GE(w.total_bytes, w.partial_o_offset + sizeof(float) * (128 + 132) * 256 * 512);
+  // One arrival counter per request and 64-row tile (256 rows: 4 tiles), apart from the rest.
+  EXPECT_EQ(w.split_done_offset % 256, 0u);
+  EXPECT_EQ(w.split_done_count(), 128 * 4);
+  EXPECT_GE(w.split_done_offset, w.check_offset + 4 * sizeof(std::int32_t));
+  EXPECT_GE(w.partial_lse_offset, w.split_done_offset + sizeof(std::int32_t) * 128 * 4);
+  EXPECT_EQ(workspace_layout(3, 1, 16, 8).split_done_count(), 3);
+  EXPECT_EQ(workspace_layout(3, 1, 65, 8).split_done_count(), 6);
 }
 
 // The default part count (the CPU plans like a 132-SM card): one part per SM and 64-row tile

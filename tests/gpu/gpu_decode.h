@@ -135,18 +135,23 @@ struct GpuDecode {
     return o;
   }
 
-  // quantize_query, append_kv, plan_decode, decode (asynchronous on `stream`).
-  void step(Path path, Stream stream = nullptr, bool checked = false) {
+  // quantize_query, append_kv, plan_decode, decode (asynchronous on `stream`). With
+  // `combine_kernel`, the decode leaves the partials and combine_splits (the combine kernel)
+  // merges them, instead of whatever the decode would do (the wgmma kernels merge in-kernel).
+  void step(Path path, Stream stream = nullptr, bool checked = false, bool combine_kernel = false) {
     DecodeOptions o = options(stream);
     o.checked = checked;
+    o.combine = !combine_kernel;
     plan_decode(shape, lengths_view(), workspace_view(), stream);
     if (path == Path::kBf16) {
       decode_bf16(q_view(), bf16_cache(), args(), o);
+      if (combine_kernel) combine_splits(args(), stream);
       return;
     }
     quantize_query(q_view(), fp8_query(), stream);
     if (slots.size() != 0) append_kv(new_kv_view(), slots_view(), fp8_cache(), stream, checked);
     decode_fp8(fp8_query(), fp8_cache(), args(), o);
+    if (combine_kernel) combine_splits(args(), stream);
   }
 
   CpuDecodeResult result() const {

@@ -50,6 +50,31 @@ TEST(DecodeStepGpu, SameInputsTwiceGiveIdenticalBits) {
   }
 }
 
+// The 64-row wgmma kernel merges the splits of requests of up to kMaxInKernelMergeSplits (4)
+// splits in the CTA that writes the last one (kernels/common/merge_splits.cuh), the combine
+// kernel the others; a decode that leaves every merge to the combine kernel must give the same
+// bits. One, two and three row tiles, with 8 and 40 parts (requests of 2 to ~30 splits), and
+// the narrow kernel (which leaves every merge to the combine kernel). The step runs twice, so a counter the
+// first merge left non-zero would leave the second's NaN poison in out.
+TEST(DecodeStepGpu, InKernelMergeEqualsCombineKernel) {
+  struct Case {
+    int s_q, h_q, parts;
+  };
+  for (const Case c : {Case{2, 32, 8}, Case{2, 32, 40}, Case{1, 128, 8}, Case{1, 128, 40}, Case{4, 48, 40},
+                       Case{1, 16, 40}}) {
+    const auto p = problem_with_splits(c.s_q, c.h_q);
+    testing::GpuDecode run(p, c.parts);
+    run.step(Path::kFp8, nullptr, false, /*combine_kernel=*/true);
+    const auto by_kernel = run.result();
+    for (int repeat = 0; repeat < 2; ++repeat) {
+      run.poison();
+      run.step(Path::kFp8);
+      EXPECT_TRUE(same_bits(run.result(), by_kernel))
+          << "s_q " << c.s_q << " h_q " << c.h_q << " parts " << c.parts << " repeat " << repeat;
+    }
+  }
+}
+
 TEST(DecodeStepGpu, GraphReplayEqualsEager) {
   const auto p = problem_with_splits();
   cuda_host::Stream stream;

@@ -8,7 +8,8 @@
 // quarter's 128 output values (one float4, coalesced 512-byte rows), and kSplitUnroll splits are
 // loaded before they are added, so the loads of a long split list overlap instead of queueing
 // one latency each (b = 1: the combine was 2-3x the split kernel's time with one warp a row and
-// 4 splits in flight). Requests with a single split exit at once: the split kernel wrote them.
+// 4 splits in flight). Requests with a single split exit at once: the split kernel wrote them;
+// so do those the split kernel merged itself (at most `merged_up_to` splits, merge_splits.cuh).
 #include <cstdint>
 
 #include "common/codecs.h"
@@ -23,16 +24,21 @@ namespace {
 constexpr int kWarpsPerBlock = 8;
 constexpr int kDimParts = 4;                                                // grid z
 constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize * kDimParts);  // 1 float4: 4 values a lane
-constexpr int kSplitUnroll = 16;
 constexpr unsigned kFullMask = 0xffffffffu;
 
-__global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(DecodeParams p) {
+// Two instantiations. Few blocks (a small batch, many splits a request): kSplitUnroll = 16
+// loads in flight a lane, 86 registers, 2 blocks a SM. Blocks for several waves (a large batch,
+// a few splits a request): at 2 blocks a SM they ran 4 latency-bound waves (128x1x16x8192:
+// 13 us in ncu, 20 % of DRAM bandwidth), so 4 loads in flight and 6 blocks a SM.
+template <int kSplitUnroll, int kMinBlocksPerSm>
+__global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) combine_kernel(DecodeParams p,
+                                                                                             int merged_up_to) {
   const int r = blockIdx.x;
   const int first = p.split_begin[r];
   const int count = p.split_begin[r + 1] - first;
   const int rows = p.s_q * p.h_q;
   const int row = blockIdx.y * kWarpsPerBlock + threadIdx.x / kWarpSize;
-  if (count <= 1 || row >= rows) return;
+  if (count <= merged_up_to || row >= rows) return;
   const int lane = threadIdx.x % kWarpSize;
   const int dim0 = blockIdx.z * (kDimLatent / kDimParts);  // the quarter's first dim
   const float inf = __int_as_float(0x7f800000);
@@ -99,11 +105,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize) combine_kernel(Dec
 
 }  // namespace
 
-void launch_combine(const DecodeParams& params, StreamHandle stream) {
+void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_up_to) {
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || rows <= 0) return;
   const dim3 grid(params.batch, ceil_div(rows, kWarpsPerBlock), kDimParts);
-  combine_kernel<<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params);
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), "combine kernel launch");
+  const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
+  if (blocks > 4ll * device_sm_count(device))
+    combine_kernel<4, 6><<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params, merged_up_to);
+  else
+    combine_kernel<16, 1><<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params, merged_up_to);
   check_launch("combine kernel launch");
 }
 

@@ -12,7 +12,8 @@
 //   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange row
 //                 max / sum per warp pair (decode_tc/components/softmax_p.cuh)
 //   4. PV         each warpgroup: 64 rows x 256 dims, P8 from registers      (pv.cuh)
-//   5. epilogue   out/lse or partial_o/partial_lse                          (epilogue.cuh)
+//   5. epilogue   out/lse or partial_o/partial_lse                          (epilogue.cuh);
+//                 the last split of a request of a few splits merges them (common/merge_splits.cuh)
 // O lives in registers (128 fp32 a thread). One CTA per SM (~207 KB of shared memory).
 // launch() serves s_q * h_q <= 32 rows with the narrow kernel instead (src/kernels/sm90/decode_narrow).
 #pragma once
@@ -21,6 +22,7 @@
 
 #include "kernels/common/alignment.h"
 #include "kernels/common/cuda_utils.cuh"
+#include "kernels/common/merge_splits.cuh"
 #include "kernels/launch.h"
 #include "kernels/sm90/decode_wgmma/components/epilogue.cuh"
 #include "kernels/sm90/decode_wgmma/components/load.cuh"
@@ -53,7 +55,8 @@ struct SoftmaxTiling {
 
 // `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
 // run on across the segments of a part.
-__device__ __forceinline__ void process_segment(const DecodeParams& p, const PageMaps& maps, SharedStorage& sm, int b,
+// Returns whether this CTA merges request b's splits (it wrote the last).
+__device__ __forceinline__ bool process_segment(const DecodeParams& p, const PageMaps& maps, SharedStorage& sm, int b,
                                                 int block_begin, int block_end, int split, int& ring,
                                                 std::uint32_t& phases) {
   const int row0 = blockIdx.y * kRowsPerCta;
@@ -127,9 +130,13 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
   }
   ring = (ring + block_end - block_begin) % kStages;
 
-  const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
-  write_segment(p, b, row0, wg, split, single, state, o);  // 5. epilogue
+  const int splits = p.split_begin[b + 1] - p.split_begin[b];
+  write_segment(p, b, row0, wg, split, splits == 1, state, o);  // 5. epilogue
   __syncthreads();  // q and the row state are reset by the next segment
+  // The CTA that writes the last split of the request's row tile merges them after its
+  // segment loop.
+  static_assert(kRowsPerCta == sched::kMergeTileRows, "one arrival counter per row tile");
+  return merges_in_kernel(p, splits) && arrive_split(p, b, blockIdx.y, splits);
 }
 
 __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeParams p,
@@ -145,9 +152,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_wgmma_kernel(const DecodeP
   __syncthreads();  // the barriers are initialised, p8 is zero
   int ring = 0;
   std::uint32_t phases = 0;
+  PendingMerges merges;
   sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
-    process_segment(p, maps, sm, r, begin, end, split, ring, phases);
+    if (process_segment(p, maps, sm, r, begin, end, split, ring, phases)) merges.add(r);
   });
+  merges.run([&](int r) { merge_splits<kThreads, kRowsPerCta, 4>(p, r, blockIdx.y * kRowsPerCta); });
 }
 
 inline bool supports(const DecodeParams& p) {
@@ -166,6 +175,11 @@ inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const 
   const dim3 grid(params.num_parts, ceil_div(rows, kRowsPerCta));
   decode_wgmma_kernel<<<grid, kThreads, kSmemBytes, to_stream(stream)>>>(params, make_page_maps(params));
   check_launch(name);
+}
+
+inline int merged_up_to(const DecodeParams& params) {
+  const bool tiles = decode_narrow::cols_for_rows(params.s_q * params.h_q) == 0;  // the 64-row kernel
+  return tiles && params.split_done != nullptr ? sched::kMaxInKernelMergeSplits : 1;
 }
 
 inline int current_device_sm_count(const char* what) {

@@ -6,8 +6,8 @@
 namespace snapmla::kernels {
 
 // Runs the FP8 split kernel on Hopper warpgroup MMAs (same outputs as launch_decode_fp8:
-// out/lse for single-split requests, partial_o/partial_lse for the others; combine is
-// separate). Serves every s_q, h_q and causal setting. Returns false, launching nothing, for
+// out/lse for single-split requests, partial_o/partial_lse for the others, and out/lse for
+// the requests decode_fp8_wgmma_merged_up_to says it merges itself). Serves every s_q, h_q and causal setting. Returns false, launching nothing, for
 // misaligned query, cache or output pointers or strides (16-byte loads of q_nope, q_rope and
 // the cache planes, 4-byte stores of out) and for caches TMA cannot address (no page, more
 // than 2^31 tokens).
@@ -15,5 +15,12 @@ bool launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream);
 
 // Whether launch_decode_fp8_wgmma would serve `params` (no launch).
 bool decode_fp8_wgmma_supports(const DecodeParams& params);
+
+// The largest split count of the requests launch_decode_fp8_wgmma merges into out/lse itself:
+// the 64-row kernel (s_q * h_q > 32) merges requests of up to sched::kMaxInKernelMergeSplits
+// splits when params.split_done is set (kernels/common/merge_splits.cuh); otherwise 1 (single
+// splits only). The narrow kernel does not merge: its requests' last splits all end in the
+// kernel's last moments, where the combine kernel, spread over every SM, is faster (docs/perf.md, v30).
+int decode_fp8_wgmma_merged_up_to(const DecodeParams& params);
 
 }  // namespace snapmla::kernels

@@ -12,18 +12,20 @@ void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream) {
   decode::launch_decode<decode::Fp8Format>(params, stream, "decode_fp8 kernel launch");
 }
 
-void launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
+// Only the 64-row wgmma kernel merges splits itself (kernels/common/merge_splits.cuh).
+int launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
   switch (decode_kernel_choice()) {
     case DecodeKernel::kWgmma:
-      if (launch_decode_fp8_wgmma(params, stream)) return;
+      if (launch_decode_fp8_wgmma(params, stream)) return decode_fp8_wgmma_merged_up_to(params);
       break;
     case DecodeKernel::kTensorCore:
-      if (launch_decode_fp8_tc(params, stream)) return;
+      if (launch_decode_fp8_tc(params, stream)) return 1;
       break;
     case DecodeKernel::kSimt:
       break;
   }
   launch_decode_fp8_simt(params, stream);
+  return 1;
 }
 
 }  // namespace snapmla::kernels

@@ -5,6 +5,8 @@ namespace snapmla::kernels {
 
 bool decode_fp8_wgmma_supports(const DecodeParams& params) { return decode_wgmma::supports(params); }
 
+int decode_fp8_wgmma_merged_up_to(const DecodeParams& params) { return decode_wgmma::merged_up_to(params); }
+
 bool launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream) {
   return decode_wgmma::launch(params, stream);
 }
