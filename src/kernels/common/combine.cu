@@ -1,11 +1,11 @@
 // combine: merges the partial results of requests with more than one split (docs/numerics.md
 // "Split-KV"), in the same order as ref::combine_splits:
 //   M = max_i lse2_i, S = sum_i exp2(lse2_i - M), lse2 = M + log2 S, O = sum_i exp2(lse2_i - lse2) O_i
-// Grid (request, group of 8 query rows, quarter of the 512 dims), one warp per row and quarter:
+// Grid (request, group of 8 query rows, part of the 512 dims), one warp per row and dim part:
 // a small batch with many splits (b = 1 spread over every SM) still fills the GPU. Lane k of a
 // warp holds the LSE and weight of splits k, k + 32, ...; the sums run in split order (the
-// reference's rounding) with the weights broadcast by shuffles; each lane owns 4 of the
-// quarter's 128 output values (one float4, coalesced 512-byte rows), and kSplitUnroll splits are
+// reference's rounding) with the weights broadcast by shuffles; each lane owns one float4 of
+// each 128 output values of its dim part (coalesced 512-byte rows), and kSplitUnroll splits are
 // loaded before they are added, so the loads of a long split list overlap instead of queueing
 // one latency each (b = 1: the combine was 2-3x the split kernel's time with one warp a row and
 // 4 splits in flight). Requests with a single split exit at once: the split kernel wrote them;
@@ -22,15 +22,15 @@ namespace snapmla::kernels {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-constexpr int kDimParts = 4;                                                // grid z
-constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize * kDimParts);  // 1 float4: 4 values a lane
 constexpr unsigned kFullMask = 0xffffffffu;
 
-// Two instantiations. Few blocks (a small batch, many splits a request): kSplitUnroll = 16
-// loads in flight a lane, 86 registers, 2 blocks a SM. Blocks for several waves (a large batch,
-// a few splits a request): at 2 blocks a SM they ran 4 latency-bound waves (128x1x16x8192:
-// 13 us in ncu, 20 % of DRAM bandwidth), so 4 loads in flight and 6 blocks a SM.
-template <int kSplitUnroll, int kMinBlocksPerSm>
+// Two instantiations. Few blocks (a small batch, many splits a request): 4 dim parts (grid z),
+// kSplitUnroll = 16 loads in flight a lane, 90 registers, 2 blocks a SM. Blocks for several
+// waves (a large batch, a few splits a request): that one ran 4 latency-bound waves there
+// (128x1x16x8192: 13 us in ncu, 20 % of DRAM bandwidth), so 2 dim parts (half the blocks,
+// 2 float4 a lane), 4 splits in flight and 4 blocks a SM (64 registers): 9.7 us with 4 dim parts
+// at 6 blocks a SM, and 1-2 us less again with 2 (docs/perf.md, v30).
+template <int kDimParts, int kSplitUnroll, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) combine_kernel(DecodeParams p,
                                                                                              int merged_up_to) {
   const int r = blockIdx.x;
@@ -40,7 +40,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) c
   const int row = blockIdx.y * kWarpsPerBlock + threadIdx.x / kWarpSize;
   if (count <= merged_up_to || row >= rows) return;
   const int lane = threadIdx.x % kWarpSize;
-  const int dim0 = blockIdx.z * (kDimLatent / kDimParts);  // the quarter's first dim
+  constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize * kDimParts);  // float4s a lane
+  const int dim0 = blockIdx.z * (kDimLatent / kDimParts);  // the dim part's first dim
   const float inf = __int_as_float(0x7f800000);
   const auto lse_of = [&](int k) { return p.partial_lse[static_cast<long long>(first + k) * rows + row]; };
 
@@ -108,14 +109,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) c
 void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_up_to) {
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || rows <= 0) return;
-  const dim3 grid(params.batch, ceil_div(rows, kWarpsPerBlock), kDimParts);
+  const unsigned row_groups = ceil_div(rows, kWarpsPerBlock);
   int device = 0;
   cuda_check(cudaGetDevice(&device), "combine kernel launch");
-  const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
-  if (blocks > 4ll * device_sm_count(device))
-    combine_kernel<4, 6><<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params, merged_up_to);
-  else
-    combine_kernel<16, 1><<<grid, kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(params, merged_up_to);
+  const long long small_blocks = static_cast<long long>(params.batch) * row_groups * 4;
+  if (small_blocks > 4ll * device_sm_count(device)) {
+    combine_kernel<2, 4, 4><<<dim3(params.batch, row_groups, 2), kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(
+        params, merged_up_to);
+  } else {
+    combine_kernel<4, 16, 1><<<dim3(params.batch, row_groups, 4), kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(
+        params, merged_up_to);
+  }
   check_launch("combine kernel launch");
 }
 
