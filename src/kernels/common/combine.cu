@@ -25,8 +25,8 @@ constexpr int kWarpsPerBlock = 8;
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // Two instantiations. Few blocks (a small batch, many splits a request): 4 dim parts (grid z),
-// kSplitUnroll = 16 loads in flight a lane, 90 registers, 2 blocks a SM. Blocks for several
-// waves (a large batch, a few splits a request): that one ran 4 latency-bound waves there
+// kSplitUnroll = 16 loads in flight a lane, 90 registers, 2 blocks a SM. Blocks for more than
+// one wave of that (a large batch, a few splits a request): that one ran 4 latency-bound waves
 // (128x1x16x8192: 13 us in ncu, 20 % of DRAM bandwidth), so 2 dim parts (half the blocks,
 // 2 float4 a lane), 4 splits in flight and 4 blocks a SM (64 registers): 9.7 us with 4 dim parts
 // at 6 blocks a SM, and 1-2 us less again with 2 (docs/perf.md, v30).
@@ -113,7 +113,7 @@ void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_
   int device = 0;
   cuda_check(cudaGetDevice(&device), "combine kernel launch");
   const long long small_blocks = static_cast<long long>(params.batch) * row_groups * 4;
-  if (small_blocks > 4ll * device_sm_count(device)) {
+  if (small_blocks > 2ll * device_sm_count(device)) {  // more than one wave of the small-batch form
     combine_kernel<2, 4, 4><<<dim3(params.batch, row_groups, 2), kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(
         params, merged_up_to);
   } else {
