@@ -70,7 +70,9 @@ struct DecodeShape {
 // SM instead of two.
 int default_num_sm_parts(Device device, int s_q, int h_q, int batch = 0);
 
-// Workspace = schedule + partial results of split requests. Its size depends only on the shape.
+// Workspace = schedule + partial results of split requests (+ the counters with which the FP8
+// kernel merges some of them itself). Its size depends only on the shape. Decode calls that
+// share a workspace must run in order (one stream), as they share its partials and counters.
 struct Workspace {
   void* data = nullptr;
   std::size_t bytes = 0;
@@ -79,7 +81,8 @@ struct Workspace {
 std::size_t decode_workspace_bytes(const DecodeShape& shape, Device device);
 
 // Computes the schedule from the request lengths ([b] int32, on the workspace's device) and
-// stores it in the workspace. On CUDA this is one small kernel: no host synchronisation.
+// stores it in the workspace, with the merge counters zeroed (each decode call leaves them
+// zero again). On CUDA this is one small kernel: no host synchronisation.
 void plan_decode(const DecodeShape& shape, const TensorView& lengths, const Workspace& workspace,
                  Stream stream = nullptr);
 
