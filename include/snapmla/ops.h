@@ -67,7 +67,7 @@ struct DecodeShape {
 
 // How many SM parts the split-KV schedule uses on this device for this shape. `batch` (0: not
 // known, taken as large) matters for s_q * h_q <= 16 only: from 64 requests up, three parts per
-// SM instead of two.
+// SM instead of two, and below 8 requests one.
 int default_num_sm_parts(Device device, int s_q, int h_q, int batch = 0);
 
 // Workspace = schedule + partial results of split requests (+ the counters with which the FP8

@@ -125,8 +125,8 @@ int default_num_sm_parts(Device device, int s_q, int h_q, int batch) {
 #endif
   const int rows = s_q * h_q;
   // Up to 32 rows the narrow kernel runs two one-warpgroup CTAs per SM, each on its own part, or
-  // three at 16 rows and large batches (decode_narrow/config.h); above, one CTA per SM and per
-  // 64-row tile.
+  // three at 16 rows and large batches, one at 16 rows and small ones (decode_narrow/config.h);
+  // above, one CTA per SM and per 64-row tile.
   if (rows <= kernels::decode_narrow::kMaxCols) return kernels::decode_narrow::narrow_parts_per_sm(rows, batch) * sms;
   const int row_tiles = (rows + 63) / 64;
   const int parts = sms / (row_tiles > 0 ? row_tiles : 1);

@@ -36,11 +36,15 @@ TEST(KernelRouting, NarrowKernelServesUpTo32Rows) {
 
 TEST(KernelRouting, ThreeNarrowCtasPerSmOnlyFor16RowsAndEnoughParts) {
   // The planner: three parts per SM at <= 16 rows from kMinBatchForThreeCtas requests (or an
-  // unknown batch), two otherwise.
+  // unknown batch), one below kMinBatchForTwoParts, two otherwise.
   EXPECT_EQ(decode_narrow::narrow_parts_per_sm(16, 0), 3);
   EXPECT_EQ(decode_narrow::narrow_parts_per_sm(16, decode_narrow::kMinBatchForThreeCtas), 3);
   EXPECT_EQ(decode_narrow::narrow_parts_per_sm(1, decode_narrow::kMinBatchForThreeCtas - 1), 2);
+  EXPECT_EQ(decode_narrow::narrow_parts_per_sm(16, decode_narrow::kMinBatchForTwoParts), 2);
+  EXPECT_EQ(decode_narrow::narrow_parts_per_sm(16, decode_narrow::kMinBatchForTwoParts - 1), 1);
+  EXPECT_EQ(decode_narrow::narrow_parts_per_sm(16, 1), 1);
   EXPECT_EQ(decode_narrow::narrow_parts_per_sm(17, 0), 2);
+  EXPECT_EQ(decode_narrow::narrow_parts_per_sm(32, 1), 2);
   EXPECT_EQ(decode_narrow::narrow_parts_per_sm(32, 128), 2);
   // The launch: the one-stage variant only where the schedule has three parts for every SM.
   EXPECT_EQ(decode_narrow::narrow_ctas_per_sm(16, 3 * 132, 132), 3);

@@ -100,7 +100,8 @@ TEST(Schedule, WorkspaceLayoutIsAlignedAndOrdered) {
 
 // The default part count (the CPU plans like a 132-SM card): one part per SM and 64-row tile
 // above 32 rows; two per SM up to 32 rows; three at <= 16 rows from 64 requests (or an unknown
-// batch), where the narrow kernel runs three one-stage CTAs per SM.
+// batch), where the narrow kernel runs three one-stage CTAs per SM, and one at <= 16 rows below
+// 8 requests.
 TEST(DefaultParts, ThreePartsPerSmOnlyForSixteenRowsAndLargeBatches) {
   const Device cpu = Device::cpu();
   const int sms = default_num_sm_parts(cpu, 1, 64, 128);
@@ -111,6 +112,10 @@ TEST(DefaultParts, ThreePartsPerSmOnlyForSixteenRowsAndLargeBatches) {
   EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 64), 3 * sms);
   EXPECT_EQ(default_num_sm_parts(cpu, 4, 4, 128), 3 * sms);   // 16 rows
   EXPECT_EQ(default_num_sm_parts(cpu, 1, 16), 3 * sms);       // batch not given
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 8), 2 * sms);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 7), sms);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 1), sms);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 32, 1), 2 * sms);    // 32 rows
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ struct BenchOptions {
   std::string svg;          // write a plot here
   bool no_graphs = false;   // never use CUDA graphs
   int graph_max_batch = 8;  // CUDA graphs for b <= this
+  int num_sm_parts = 0;     // split-KV parts of every shape (0: default_num_sm_parts)
 };
 // Exit status 2 where no CUDA build or no Hopper GPU is present (message on stderr).
 int run_bench(const BenchOptions& options);

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--graph-max-batch", bench.graph_max_batch,
                         "Use CUDA graphs for batches up to this")
       ->check(CLI::NonNegativeNumber);
+  bench_cmd->add_option("--num-sm-parts", bench.num_sm_parts,
+                        "Split-KV parts for every shape (0: the device default of each shape)")
+      ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);

@@ -37,6 +37,12 @@ SNAPMLA_HD constexpr int stages_for(int ctas_per_sm) { return ctas_per_sm >= 3 ?
 inline constexpr int kLoBlocks = 2;
 inline constexpr int kLoBytes = kLoBlocks * kTokensPerBlock * 128;  // 16 KB
 inline constexpr int kMinBatchForThreeCtas = 64;
+// Below this many requests, one part per SM at <= 16 rows: each of a few requests is then cut
+// into half as many splits, and the combine of hundreds of splits a request is what such calls
+// wait for (H200, under graphs: 1x1x16x32768 39.0 -> 30.2 us, 2x1x16x8192 27.2 -> 21.8,
+// 1x1x16x131072 56.3 -> 53.0; at 8 requests two parts a SM stay faster, 28.4 against 32.9 us,
+// and at 32 rows too, 67.3 against 74.8 us at 1x1x32x131072; docs/perf.md, v31).
+inline constexpr int kMinBatchForTwoParts = 8;
 inline constexpr int kDimTiles = kDimLatent / 64;  // PV M tiles
 inline constexpr int kPvKSteps = kTokensPerBlock / 32;
 
@@ -46,7 +52,9 @@ SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows
 // The planner's parts per SM for `rows` <= kMaxCols query rows and `batch` requests (0: not
 // known, taken as large).
 SNAPMLA_HD constexpr int narrow_parts_per_sm(int rows, int batch) {
-  return rows <= 16 && (batch == 0 || batch >= kMinBatchForThreeCtas) ? 3 : 2;
+  if (rows > 16) return 2;
+  if (batch == 0 || batch >= kMinBatchForThreeCtas) return 3;
+  return batch >= kMinBatchForTwoParts ? 2 : 1;
 }
 // The CTAs per SM the launch runs for `rows` <= kMaxCols rows, `parts` schedule parts, `sms` SMs.
 SNAPMLA_HD constexpr int narrow_ctas_per_sm(int rows, int parts, int sms) {
