@@ -31,7 +31,7 @@ void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream);
 void launch_decode_bf16(const DecodeParams& params, StreamHandle stream);
 void launch_decode_bf16_simt(const DecodeParams& params, StreamHandle stream);
 // Merges the partials of the requests with more than `merged_up_to` splits into out/lse (those
-// with fewer are final already).
+// with at most that many are final already).
 void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_up_to = 1);
 
 // Checked mode: validate device-resident indices, synchronise, report the first failure.

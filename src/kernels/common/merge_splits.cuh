@@ -65,9 +65,9 @@ struct PendingMerges {
 // Merges request b's splits for query rows [row0, row0 + kTileRows) (those below s_q * h_q).
 // kThreads / kTileRows threads share a row; each owns every (kThreads / kTileRows)-th float4 of
 // its 512 dims, so a row's threads read consecutive 16-byte pieces. The dims go in passes of
-// kVecsPerPass float4s, the loads of all splits of a pass in flight at once (32 kVecsPerPass
-// registers: 4 where the kernel's register budget allows, 2 under the three-CTA bound of 168).
-// No barrier inside. The kernels call it after their segment loop, where nothing else is live.
+// kVecsPerPass float4s, the loads of all splits of a pass in flight at once (16 kVecsPerPass
+// registers; the 64-row kernel takes 4). No barrier inside. The kernel calls it after its
+// segment loop, where nothing else is live (inside the loop, ptxas spilled).
 template <int kThreads, int kTileRows, int kVecsPerPass>
 __device__ __forceinline__ void merge_splits(const DecodeParams& p, int b, int row0) {
   constexpr int kThreadsPerRow = kThreads / kTileRows;
