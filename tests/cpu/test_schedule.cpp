@@ -3,6 +3,8 @@
 // default part count of each shape.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -74,6 +76,25 @@ TEST(Schedule, EdgeCases) {
   check_plan({64, 65, 63}, 5);
   check_plan({131072}, 132);
   check_plan({131072, 0, 1, 100000}, 66);
+}
+
+// plan_decode leaves the in-kernel merge's arrival counters at zero, whatever the workspace held
+// (an engine's allocator hands out used memory).
+TEST(PlanDecode, ZeroesTheMergeCounters) {
+  const Device cpu = Device::cpu();
+  const DecodeShape shape{3, 1, 128, 8};
+  const std::size_t bytes = decode_workspace_bytes(shape, cpu);
+  std::vector<std::uint8_t> storage(bytes + 256, 0xff);
+  std::uint8_t* ws = storage.data() + (256 - reinterpret_cast<std::uintptr_t>(storage.data()) % 256) % 256;
+  std::vector<std::int32_t> lengths = {100, 0, 5000};
+  plan_decode(shape, TensorView::contiguous(lengths.data(), DType::kInt32, {3}), Workspace{ws, bytes, cpu});
+  const WorkspaceLayout w = workspace_layout(3, 1, 128, 8);
+  ASSERT_EQ(w.split_done_count(), 3 * 2);
+  for (int k = 0; k < w.split_done_count(); ++k) {
+    std::int32_t v = -1;
+    std::memcpy(&v, ws + w.split_done_offset + sizeof(std::int32_t) * k, sizeof v);
+    EXPECT_EQ(v, 0) << "counter " << k;
+  }
 }
 
 TEST(Schedule, LongRequestIsSplitAcrossParts) {
