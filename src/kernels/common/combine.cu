@@ -110,10 +110,8 @@ void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_
   const int rows = params.s_q * params.h_q;
   if (params.batch <= 0 || rows <= 0) return;
   const unsigned row_groups = ceil_div(rows, kWarpsPerBlock);
-  int device = 0;
-  cuda_check(cudaGetDevice(&device), "combine kernel launch");
   const long long small_blocks = static_cast<long long>(params.batch) * row_groups * 4;
-  if (small_blocks > 2ll * device_sm_count(device)) {  // more than one wave of the small-batch form
+  if (small_blocks > 2ll * current_device_sm_count("combine kernel launch")) {  // more than one wave of the small-batch form
     combine_kernel<2, 4, 4><<<dim3(params.batch, row_groups, 2), kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(
         params, merged_up_to);
   } else {

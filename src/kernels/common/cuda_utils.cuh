@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/cuda_host.h"
+#include "kernels/launch.h"
 #include "snapmla/error.h"
 
 namespace snapmla::kernels {
@@ -37,6 +38,13 @@ void set_max_dynamic_smem(int bytes, const char* what) {
 }
 
 inline cudaStream_t to_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
+
+// The SM count of the current device (cached per device by device_sm_count).
+inline int current_device_sm_count(const char* what) {
+  int device = 0;
+  cuda_check(cudaGetDevice(&device), what);
+  return device_sm_count(device);
+}
 
 inline int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
 

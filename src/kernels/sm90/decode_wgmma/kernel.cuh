@@ -182,12 +182,6 @@ inline int merged_up_to(const DecodeParams& params) {
   return tiles && params.split_done != nullptr ? sched::kMaxInKernelMergeSplits : 1;
 }
 
-inline int current_device_sm_count(const char* what) {
-  int device = 0;
-  cuda_check(cudaGetDevice(&device), what);
-  return device_sm_count(device);
-}
-
 inline bool launch(const DecodeParams& params, StreamHandle stream) {
   const char* name = "decode_fp8_wgmma kernel launch";
   if (!supports(params)) return false;

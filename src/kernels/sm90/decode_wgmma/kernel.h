@@ -7,10 +7,10 @@ namespace snapmla::kernels {
 
 // Runs the FP8 split kernel on Hopper warpgroup MMAs (same outputs as launch_decode_fp8:
 // out/lse for single-split requests, partial_o/partial_lse for the others, and out/lse for
-// the requests decode_fp8_wgmma_merged_up_to says it merges itself). Serves every s_q, h_q and causal setting. Returns false, launching nothing, for
-// misaligned query, cache or output pointers or strides (16-byte loads of q_nope, q_rope and
-// the cache planes, 4-byte stores of out) and for caches TMA cannot address (no page, more
-// than 2^31 tokens).
+// the requests decode_fp8_wgmma_merged_up_to says it merges itself). Serves every s_q, h_q
+// and causal setting. Returns false, launching nothing, for misaligned query, cache or output
+// pointers or strides (16-byte loads of q_nope, q_rope and the cache planes, 4-byte stores of
+// out) and for caches TMA cannot address (no page, more than 2^31 tokens).
 bool launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream);
 
 // Whether launch_decode_fp8_wgmma would serve `params` (no launch).
