@@ -44,19 +44,13 @@ __device__ __forceinline__ bool page_in_cache(const DecodeParams& p, int page) {
   return page >= 0 && page < p.fp8_cache.num_pages;
 }
 
-template <int kLoaderThreads>
-__device__ __forceinline__ void fill_nan(void* dst, int bytes, std::uint32_t word) {
-  auto* w = static_cast<std::uint32_t*>(dst);
-  for (int k = threadIdx.x; k < bytes / 4; k += kLoaderThreads) w[k] = word;
-}
-
 // Page `page`'s lo part into `lo` (every thread calls; thread 0 issues). A page id outside the
 // cache is never dereferenced: the part is filled with NaN, as issue_page does.
 template <int kLoaderThreads>
 __device__ __forceinline__ void issue_page_lo(const DecodeParams& p, const PageMaps& maps, int page, std::uint8_t* lo,
                                               std::uint64_t* full) {
   if (!page_in_cache(p, page)) {
-    fill_nan<kLoaderThreads>(lo, kLoBytes, decode::kNanWordE4m3);
+    decode_wgmma::fill_words<kLoaderThreads>(lo, kLoBytes, decode::kNanWordE4m3);
     if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
     return;
   }
@@ -77,9 +71,9 @@ __device__ __forceinline__ void issue_page_hi(const DecodeParams& p, const PageM
                                               std::uint64_t* full) {
   std::uint8_t* hi = st.content + kLoBytes;
   if (!page_in_cache(p, page)) {
-    fill_nan<kLoaderThreads>(hi, kLoBytes, decode::kNanWordE4m3);
-    fill_nan<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16);
-    fill_nan<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32);
+    decode_wgmma::fill_words<kLoaderThreads>(hi, kLoBytes, decode::kNanWordE4m3);
+    decode_wgmma::fill_words<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16);
+    decode_wgmma::fill_words<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32);
     if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
     return;
   }

@@ -15,14 +15,18 @@ namespace snapmla::kernels::decode_wgmma {
 inline constexpr int kContentChunksPerRow = kDimLatent / kChunkBytes;  // 32
 inline constexpr int kRopeChunksPerRow = 2 * kDimRope / kChunkBytes;   // 8
 
+// `bytes` / 4 copies of `word` from dst, by the CTA's kLoaderThreads threads.
+template <int kLoaderThreads>
+__device__ __forceinline__ void fill_words(void* dst, int bytes, std::uint32_t word) {
+  auto* w = static_cast<std::uint32_t*>(dst);
+  for (int k = threadIdx.x; k < bytes / 4; k += kLoaderThreads) w[k] = word;
+}
+
 template <int kLoaderThreads = kThreads>
 __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
-  auto* content = reinterpret_cast<std::uint32_t*>(st.content);
-  auto* rope = reinterpret_cast<std::uint32_t*>(st.rope);
-  const int tid = threadIdx.x;  // the CTA has kLoaderThreads threads
-  for (int k = tid; k < int(sizeof(st.content) / 4); k += kLoaderThreads) content[k] = decode::kNanWordE4m3;
-  for (int k = tid; k < int(sizeof(st.rope) / 4); k += kLoaderThreads) rope[k] = decode::kNanWordBf16;
-  for (int k = tid; k < kTokensPerBlock; k += kLoaderThreads) st.scale[k] = __uint_as_float(decode::kNanWordF32);
+  fill_words<kLoaderThreads>(st.content, sizeof(st.content), decode::kNanWordE4m3);
+  fill_words<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16);
+  fill_words<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32);
 }
 
 // The tile's query rows row0 .. row0 + kTileRows - 1 of request b (rows past s_q * h_q are zero
