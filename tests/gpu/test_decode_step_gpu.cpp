@@ -54,8 +54,9 @@ TEST(DecodeStepGpu, SameInputsTwiceGiveIdenticalBits) {
 // splits in the CTA that writes the last one (kernels/common/merge_splits.cuh), the combine
 // kernel the others; a decode that leaves every merge to the combine kernel must give the same
 // bits. One, two and three row tiles, with 8 and 40 parts (requests of 2 to ~30 splits), and
-// the narrow kernel (which leaves every merge to the combine kernel). The step runs twice, so a counter the
-// first merge left non-zero would leave the second's NaN poison in out.
+// the narrow kernel (which leaves every merge to the combine kernel). The in-kernel step runs
+// twice, each time on a workspace filled with 0xff: a counter that plan_decode did not zero, or
+// that the first merge left non-zero, would leave the NaN poison in out.
 TEST(DecodeStepGpu, InKernelMergeEqualsCombineKernel) {
   struct Case {
     int s_q, h_q, parts;
