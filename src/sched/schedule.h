@@ -29,6 +29,15 @@ namespace snapmla::sched {
 // extra split adds a 2 KB row per query row to combine.
 inline constexpr int kFixedOverheadBlocks = 2;
 
+// A request longer than kOneBlockPiecesUpTo blocks is cut into pieces of at least
+// kLongRequestMinPiece blocks. In pieces of one block a lone 8K-token request gets 128 splits,
+// and combining them (16 splits in flight a lane) costs more than the page a piece saves:
+// 1x1x16x8192 under graphs took 24.8 us in 128 one-block pieces, 21.4 us in 64 two-block
+// pieces. Short requests keep one-block pieces (1x1x16x640: 10 pieces are 1.7 us faster than
+// 5). docs/perf.md, v32.
+inline constexpr int kOneBlockPiecesUpTo = 64;
+inline constexpr int kLongRequestMinPiece = 2;
+
 // The query rows of one arrival counter: the 64-row wgmma kernel's row tile.
 inline constexpr int kMergeTileRows = 64;
 SNAPMLA_HD constexpr int merge_tiles_of(int rows) { return (rows + kMergeTileRows - 1) / kMergeTileRows; }
@@ -101,12 +110,19 @@ SNAPMLA_HD void for_each_segment(const PartRange& part, int batch, const std::in
 SNAPMLA_HD void plan_schedule(const std::int32_t* lengths, int batch, int num_parts,
                               PartRange* parts, std::int32_t* split_begin) {
   long long total = 0;
-  for (int r = 0; r < batch; ++r) total += blocks_of(lengths[r]) + kFixedOverheadBlocks;
+  int longest = 0;
+  for (int r = 0; r < batch; ++r) {
+    total += blocks_of(lengths[r]) + kFixedOverheadBlocks;
+    longest = blocks_of(lengths[r]) > longest ? blocks_of(lengths[r]) : longest;
+  }
   // Each part consumes at least payload - overhead units (it can only waste what is too little
   // to start a segment), so payload = ceil(total / parts) + overhead covers the requests' own
   // overheads; the segments cut at part boundaries add theirs, and the last part takes
-  // whatever remains regardless.
-  const long long payload = (total + num_parts - 1) / num_parts + kFixedOverheadBlocks;
+  // whatever remains regardless. A piece takes payload - overhead blocks, so the floor on
+  // that keeps a long request's pieces at kLongRequestMinPiece blocks or more.
+  long long piece = (total + num_parts - 1) / num_parts;
+  if (longest > kOneBlockPiecesUpTo && piece < kLongRequestMinPiece) piece = kLongRequestMinPiece;
+  const long long payload = piece + kFixedOverheadBlocks;
   int req = 0, block = 0, split = 0;
   for (int p = 0; p < num_parts; ++p) {
     PartRange range{};

@@ -105,6 +105,26 @@ TEST(Schedule, LongRequestIsSplitAcrossParts) {
   EXPECT_GT(split_begin[1], 32);  // the work is spread, not left to one part
 }
 
+// Pieces of one block only for requests of up to kOneBlockPiecesUpTo blocks: a lone request of
+// 8K tokens on 132 parts is cut into 64 pieces of 2 blocks, not 128 of one; 640 tokens into 10
+// pieces of one block.
+TEST(Schedule, LongRequestsAreNotCutIntoSingleBlocks) {
+  const auto pieces_of = [](std::int32_t length, int parts) {
+    std::vector<PartRange> ranges(parts);
+    std::vector<std::int32_t> split_begin(2);
+    plan_schedule(&length, 1, parts, ranges.data(), split_begin.data());
+    return split_begin[1];
+  };
+  EXPECT_EQ(pieces_of(640, 132), 10);
+  EXPECT_EQ(pieces_of(64 * kOneBlockPiecesUpTo, 132), kOneBlockPiecesUpTo);
+  EXPECT_EQ(pieces_of(64 * kOneBlockPiecesUpTo + 1, 132), (kOneBlockPiecesUpTo + 2) / 2);
+  EXPECT_EQ(pieces_of(8192, 132), 128 / kLongRequestMinPiece);
+  EXPECT_EQ(pieces_of(8192, 264), 128 / kLongRequestMinPiece);
+  EXPECT_EQ(pieces_of(8192, 32), 26);  // ceil(130 / 32) = 5 blocks a piece, as before
+  check_plan({8192}, 132);
+  check_plan({8192, 100}, 264);
+}
+
 TEST(Schedule, WorkspaceLayoutIsAlignedAndOrdered) {
   const WorkspaceLayout w = workspace_layout(128, 2, 128, 132);
   EXPECT_EQ(w.partial_o_offset % 256, 0u);
