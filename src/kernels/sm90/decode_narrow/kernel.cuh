@@ -63,7 +63,8 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
       issue_page<kThreads>(p, maps, first, sm.stage[ring], &sm.page_full[ring]);
     }
   }
-  decode_wgmma::load_query_rows<kCols, kThreads>(p, b, 0, length, sm);
+  // One row a thread at 16 rows; the strided loader at 32 (decode_wgmma/components/load.cuh).
+  decode_wgmma::load_query_rows<kCols, kThreads, kCols == 16>(p, b, 0, length, sm);
   fence_view_async_shared();  // q tiles (and NaN-filled parts): generic writes, wgmma reads
   __syncthreads();
   // 16 rows: the row constants stay in registers for the segment; 32 rows: re-read every block

@@ -80,6 +80,37 @@ __device__ __forceinline__ void issue_page_load(const DecodeParams& p, int page,
   }
 }
 
+// fn(j, c, i, h, valid) for every 16-byte chunk c < kRowChunks of the tile's query rows
+// j < kTileRows (row = row0 + j = i * h_q + h; valid: row < rows, else a padding row with
+// i = h = 0), by kLoaderThreads threads. Each thread keeps one row, so the division by the
+// runtime h_q runs once a thread: a chunk-strided loop divided twice a chunk (a 64-row tile:
+// 10 trips of two software divisions a thread, ~1,400 instructions a warp at every segment
+// start; docs/perf.md, v33).
+template <int kTileRows, int kLoaderThreads, int kRowChunks, class Fn>
+__device__ __forceinline__ void for_each_query_chunk(int row0, int rows, int h_q, Fn&& fn) {
+  static_assert(kLoaderThreads % kTileRows == 0, "whole rows a thread group");
+  constexpr int kThreadsPerRow = kLoaderThreads / kTileRows;
+  const int j = threadIdx.x / kThreadsPerRow, row = row0 + j;
+  const bool valid = row < rows;
+  const int i = valid ? row / h_q : 0;
+  const int h = valid ? row - i * h_q : 0;
+#pragma unroll
+  for (int c = threadIdx.x % kThreadsPerRow; c < kRowChunks; c += kThreadsPerRow) fn(j, c, i, h, valid);
+}
+
+// The tokens seen by the rows of a tile row0 .. min(row0 + tile_rows, rows) - 1 (row0 < rows):
+// visible_tokens grows with the query index i = row / h_q, so the first row sees the fewest and
+// the last the most; both clamped at 0.
+struct TileVisible {
+  int min_visible, max_visible;
+};
+__device__ __forceinline__ TileVisible tile_visible(const DecodeParams& p, int row0, int tile_rows, int length) {
+  const int rows = p.s_q * p.h_q;
+  const int last = min(row0 + tile_rows, rows) - 1;
+  return {max(visible_tokens(length, p.s_q, row0 / p.h_q, p.causal), 0),
+          max(visible_tokens(length, p.s_q, last / p.h_q, p.causal), 0)};
+}
+
 // The state a query row starts a segment from (the CPU reference's row setup): its score factor,
 // q_scale * scale_log2 (FP8) or scale_log2 (BF16), and the tokens it sees. Padding rows (row >=
 // s_q * h_q): factor 0, visible 0. Shared by the loaders of every decode kernel.

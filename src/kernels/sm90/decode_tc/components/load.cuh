@@ -30,23 +30,22 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
   constexpr int kRowChunks = kContentChunks + kRopeChunks;
   // cp.async, so that every chunk is in flight at once (plain loads stored to shared memory
   // took one global latency per loop trip).
-  for (int k = threadIdx.x; k < T::kRowsPerCta * kRowChunks; k += kThreads) {
-    const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
-    const bool valid = row < rows;
-    const long long i = valid ? row / p.h_q : 0, h = valid ? row % p.h_q : 0;
-    const void* src;
-    if constexpr (!kFp8) {  // one bf16 row of 576: content then RoPE, 8 values a chunk
-      src = p.q_bf16 + b * p.q_bf16_stride[0] + i * p.q_bf16_stride[1] + h * p.q_bf16_stride[2] + c * (kChunkBytes / 2);
-    } else if (c < kContentChunks) {
-      src = p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] + h * p.q_nope_stride[2] + c * kChunkBytes;
-    } else {
-      src = p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] + h * p.q_rope_stride[2] +
-            (c - kContentChunks) * (kChunkBytes / 2);
-    }
-    void* dst = c < kContentChunks ? static_cast<void*>(&sm.q_content[j][c * kChunkBytes])
-                                   : static_cast<void*>(&sm.q_rope[j][(c - kContentChunks) * kChunkBytes]);
-    decode::cp_async_16_or_zero(dst, src, valid);
-  }
+  decode::for_each_query_chunk<T::kRowsPerCta, kThreads, kRowChunks>(
+      row0, rows, p.h_q, [&](int j, int c, long long i, long long h, bool valid) {
+        const void* src;
+        if constexpr (!kFp8) {  // one bf16 row of 576: content then RoPE, 8 values a chunk
+          src = p.q_bf16 + b * p.q_bf16_stride[0] + i * p.q_bf16_stride[1] + h * p.q_bf16_stride[2] +
+                c * (kChunkBytes / 2);
+        } else if (c < kContentChunks) {
+          src = p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] + h * p.q_nope_stride[2] + c * kChunkBytes;
+        } else {
+          src = p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] + h * p.q_rope_stride[2] +
+                (c - kContentChunks) * (kChunkBytes / 2);
+        }
+        void* dst = c < kContentChunks ? static_cast<void*>(&sm.q_content[j][c * kChunkBytes])
+                                       : static_cast<void*>(&sm.q_rope[j][(c - kContentChunks) * kChunkBytes]);
+        decode::cp_async_16_or_zero(dst, src, valid);
+      });
   cp_async_commit();
   if (threadIdx.x < T::kRowsPerCta) {
     const int j = threadIdx.x;
@@ -54,12 +53,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     sm.row_factor[j] = r.factor;
     sm.visible[j] = r.visible;
   }
-  if (threadIdx.x == 0) {
-    int max_visible = 0;
-    for (int j = 0; j < T::kRowsPerCta; ++j)
-      if (row0 + j < rows) max_visible = max(max_visible, visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal));
-    sm.max_visible = max_visible;
-  }
+  if (threadIdx.x == 0) sm.max_visible = decode::tile_visible(p, row0, T::kRowsPerCta, length).max_visible;
   cp_async_wait<0>();  // the rows (and the first page, committed before them); the caller's barrier publishes them
 }
 

@@ -33,26 +33,37 @@ __device__ __forceinline__ void fill_stage_nan(PageStage& st) {
 // padding) and their per-row state. Smem: any storage with q_content / q_rope (SW128 tiles of
 // kTileRows rows), row_factor, visible, max_visible and min_visible; the CTA has
 // kLoaderThreads threads.
-template <int kTileRows, int kLoaderThreads, class Smem>
+// kRowPerThread: each thread keeps one row (decode::for_each_query_chunk); false: the chunks
+// are strided over the threads and each chunk divides by h_q. The 32-row narrow kernel keeps
+// the strided form: with the other, ptxas laid out its block loop differently (20 more
+// instructions at 253 registers) and 128x1x32x8192 took 2 % longer (docs/perf.md, v33).
+template <int kTileRows, int kLoaderThreads, bool kRowPerThread, class Smem>
 __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, int row0, int length, Smem& sm) {
   const int rows = p.s_q * p.h_q;
   constexpr int kRowChunks = kContentChunksPerRow + kRopeChunksPerRow;  // 40
   // cp.async, so that every chunk is in flight at once: plain loads stored to shared memory
   // took one global latency per loop trip (5-10 trips, several microseconds a segment).
-  for (int k = threadIdx.x; k < kTileRows * kRowChunks; k += kLoaderThreads) {
-    const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
-    const bool valid = row < rows;
-    const long long i = valid ? row / p.h_q : 0, h = valid ? row % p.h_q : 0;
+  const auto copy = [&](int j, int c, long long i, long long h, bool valid) {
     if (c < kContentChunksPerRow) {
       decode::cp_async_16_or_zero(&sm.q_content[sw128_offset(kTileRows, j, c * kChunkBytes)],
                                   p.q_nope + b * p.q_nope_stride[0] + i * p.q_nope_stride[1] +
                                       h * p.q_nope_stride[2] + c * kChunkBytes,
                                   valid);
     } else {
-      decode::cp_async_16_or_zero(&sm.q_rope[sw128_offset(kTileRows, j, (c - kContentChunksPerRow) * kChunkBytes)],
-                                  p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] +
-                                      h * p.q_rope_stride[2] + (c - kContentChunksPerRow) * (kChunkBytes / 2),
-                                  valid);
+      decode::cp_async_16_or_zero(
+          &sm.q_rope[sw128_offset(kTileRows, j, (c - kContentChunksPerRow) * kChunkBytes)],
+          p.q_rope + b * p.q_rope_stride[0] + i * p.q_rope_stride[1] + h * p.q_rope_stride[2] +
+              (c - kContentChunksPerRow) * (kChunkBytes / 2),
+          valid);
+    }
+  };
+  if constexpr (kRowPerThread) {
+    decode::for_each_query_chunk<kTileRows, kLoaderThreads, kRowChunks>(row0, rows, p.h_q, copy);
+  } else {
+    for (int k = threadIdx.x; k < kTileRows * kRowChunks; k += kLoaderThreads) {
+      const int j = k / kRowChunks, c = k % kRowChunks, row = row0 + j;
+      const bool valid = row < rows;
+      copy(j, c, valid ? row / p.h_q : 0, valid ? row % p.h_q : 0, valid);
     }
   }
   decode::cp_async_commit();
@@ -63,21 +74,16 @@ __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, in
     sm.visible[j] = r.visible;
   }
   if (threadIdx.x == 0) {
-    int max_visible = 0, min_visible = length;
-    for (int j = 0; j < kTileRows && row0 + j < rows; ++j) {  // the tile's request rows
-      const int v = max(visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal), 0);
-      max_visible = max(max_visible, v);
-      min_visible = min(min_visible, v);
-    }
-    sm.max_visible = max_visible;
-    sm.min_visible = min(min_visible, max_visible);
+    const decode::TileVisible v = decode::tile_visible(p, row0, kTileRows, length);
+    sm.max_visible = v.max_visible;
+    sm.min_visible = v.min_visible;
   }
   decode::cp_async_wait<0>();  // the caller's fence and barrier publish the rows
 }
 
 __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, int row0, int length,
                                                 SharedStorage& sm) {
-  load_query_rows<kRowsPerCta, kThreads>(p, b, row0, length, sm);
+  load_query_rows<kRowsPerCta, kThreads, true>(p, b, row0, length, sm);
 }
 
 }  // namespace snapmla::kernels::decode_wgmma
