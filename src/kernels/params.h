@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "common/host_device.h"
+
 namespace snapmla::kernels {
 
 using StreamHandle = void*;  // cudaStream_t
@@ -75,5 +77,15 @@ struct DecodeParams {
   // splits themselves (kernels/common/merge_splits.cuh); nullptr: leave the partials to combine.
   std::int32_t* split_done;
 };
+
+// Query row r = i * h_q + h of a request: (i, h) with one integer division (the compiler emits a
+// separate software division for a % beside a /).
+struct QueryRow {
+  int i, h;
+};
+SNAPMLA_HD QueryRow query_row(int row, int h_q) {
+  const int i = row / h_q;
+  return {i, row - i * h_q};
+}
 
 }  // namespace snapmla::kernels

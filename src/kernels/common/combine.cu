@@ -90,7 +90,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) c
       }
     }
   }
-  const int i = row / p.h_q, h = row % p.h_q;
+  const auto [i, h] = query_row(row, p.h_q);
   std::uint16_t* out = p.out + r * p.out_stride[0] + i * p.out_stride[1] + h * p.out_stride[2];
 #pragma unroll
   for (int j = 0; j < kVectorsPerLane; ++j) {

@@ -92,10 +92,9 @@ __device__ __forceinline__ void for_each_query_chunk(int row0, int rows, int h_q
   constexpr int kThreadsPerRow = kLoaderThreads / kTileRows;
   const int j = threadIdx.x / kThreadsPerRow, row = row0 + j;
   const bool valid = row < rows;
-  const int i = valid ? row / h_q : 0;
-  const int h = valid ? row - i * h_q : 0;
+  const QueryRow q = valid ? query_row(row, h_q) : QueryRow{0, 0};
 #pragma unroll
-  for (int c = threadIdx.x % kThreadsPerRow; c < kRowChunks; c += kThreadsPerRow) fn(j, c, i, h, valid);
+  for (int c = threadIdx.x % kThreadsPerRow; c < kRowChunks; c += kThreadsPerRow) fn(j, c, q.i, q.h, valid);
 }
 
 // The tokens seen by the rows of a tile row0 .. min(row0 + tile_rows, rows) - 1 (row0 < rows):

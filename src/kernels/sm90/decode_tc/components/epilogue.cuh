@@ -27,7 +27,8 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
     const int row = row0 + row_group * kMmaM + g + 8 * i;
     if (row >= rows) continue;
     const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
-    const long long iq = row / p.h_q, h = row % p.h_q;
+    const QueryRow q = query_row(row, p.h_q);
+    const long long iq = q.i, h = q.h;
     const bool lse_writer = dim_split == 0 && t == 0;
     if (single) {
       std::uint16_t* dst = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2];

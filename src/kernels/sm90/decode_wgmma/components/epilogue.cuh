@@ -23,7 +23,8 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
     const int row = row0 + 16 * warp + g + 8 * i;
     if (row >= rows) continue;
     const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
-    const long long iq = row / p.h_q, h = row % p.h_q;
+    const QueryRow q = query_row(row, p.h_q);
+    const long long iq = q.i, h = q.h;
     const bool lse_writer = wg == 0 && t == 0;
     const long long slot = static_cast<long long>(split) * rows + row;
     std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2];
