@@ -102,8 +102,7 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, int b, int r
   const long long split_vecs = static_cast<long long>(rows) * kDimLatent / 4;  // float4s from split to split
   const float4* src = reinterpret_cast<const float4*>(p.partial_o) +
                       (static_cast<long long>(first) * rows + row) * (kDimLatent / 4) + part;
-  const QueryRow q = query_row(row, p.h_q);
-  const long long iq = q.i, h = q.h;
+  const long long iq = row / p.h_q, h = row % p.h_q;  // not query_row: see decode_wgmma's epilogue
   std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2];
 #pragma unroll 1
   for (int pass = 0; pass < kVecsPerThread; pass += kVecsPerPass) {

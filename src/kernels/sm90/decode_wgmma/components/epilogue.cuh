@@ -23,8 +23,9 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int 
     const int row = row0 + 16 * warp + g + 8 * i;
     if (row >= rows) continue;
     const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
-    const QueryRow q = query_row(row, p.h_q);
-    const long long iq = q.i, h = q.h;
+    // / and %, not query_row (one division): with query_row here and in merge_splits, ptxas laid
+    // out this kernel's block loop differently and the large calls lost 1-2 % (docs/perf.md, v33).
+    const long long iq = row / p.h_q, h = row % p.h_q;
     const bool lse_writer = wg == 0 && t == 0;
     const long long slot = static_cast<long long>(split) * rows + row;
     std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2];
