@@ -1,11 +1,14 @@
 // Host-side predicates that decide which kernel serves a call (plain C++, no GPU): the TMA
 // loader's limits on the cache (kernels/common/alignment.h) and the narrow kernel's row counts
-// (kernels/sm90/decode_narrow/config.h). A cache outside them goes to the SIMT kernel.
+// (kernels/sm90/decode_narrow/config.h). A cache outside them goes to the SIMT kernel. And the
+// per-tile visible range of the loaders (kernels/sm90/decode_fp8/config.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/common/alignment.h"
+#include "kernels/sm90/decode_fp8/config.h"
 #include "kernels/sm90/decode_narrow/config.h"
 
 namespace snapmla::kernels {
@@ -23,6 +26,29 @@ TEST(KernelRouting, TmaReadsCachesWithPagesAndInt32TokenCoordinates) {
   EXPECT_FALSE(tma_reads_cache(p));
   p.fp8_cache.num_pages = -1;
   EXPECT_FALSE(tma_reads_cache(p));
+}
+
+// The per-tile visible range the loaders of the tensor-core kernels take from the tile's first
+// and last rows (decode::tile_visible) is the min / max over every row of the tile.
+TEST(KernelRouting, TileVisibleIsTheRangeOverTheTilesRows) {
+  for (const bool causal : {false, true})
+    for (const int s_q : {1, 2, 3, 4, 7})
+      for (const int h_q : {1, 3, 16, 20, 64, 128})
+        for (const int length : {0, 1, 2, 5, 63, 64, 65, 1000})
+          for (const int tile_rows : {16, 32, 64}) {
+            const int rows = s_q * h_q;
+            for (int row0 = 0; row0 < rows; row0 += tile_rows) {
+              int lo = length, hi = 0;
+              for (int row = row0; row < rows && row < row0 + tile_rows; ++row) {
+                const int v = std::max(decode::visible_tokens(length, s_q, row / h_q, causal), 0);
+                lo = std::min(lo, v);
+                hi = std::max(hi, v);
+              }
+              const decode::TileVisible t = decode::tile_visible(length, s_q, h_q, causal, row0, tile_rows);
+              ASSERT_EQ(t.min_visible, lo) << "s_q " << s_q << " h_q " << h_q << " length " << length << " row0 " << row0;
+              ASSERT_EQ(t.max_visible, hi) << "s_q " << s_q << " h_q " << h_q << " length " << length << " row0 " << row0;
+            }
+          }
 }
 
 TEST(KernelRouting, NarrowKernelServesUpTo32Rows) {

@@ -51,4 +51,19 @@ SNAPMLA_HD int visible_tokens(int length, int s_q, int i, bool causal) {
   return n < 0 ? 0 : n;
 }
 
+// The tokens seen by the query rows row0 .. min(row0 + tile_rows, s_q * h_q) - 1 of a request
+// (row = i * h_q + h, row0 < s_q * h_q), each clamped at 0 as row_setup does: visible_tokens
+// does not decrease with i, so the tile's first row sees the fewest and its last row the most
+// (tests/cpu/test_kernel_routing.cpp checks this against every row).
+struct TileVisible {
+  int min_visible, max_visible;
+};
+SNAPMLA_HD TileVisible tile_visible(int length, int s_q, int h_q, bool causal, int row0, int tile_rows) {
+  const int rows = s_q * h_q;
+  const int last = (row0 + tile_rows < rows ? row0 + tile_rows : rows) - 1;
+  const int first_sees = visible_tokens(length, s_q, row0 / h_q, causal);
+  const int last_sees = visible_tokens(length, s_q, last / h_q, causal);
+  return {first_sees < 0 ? 0 : first_sees, last_sees < 0 ? 0 : last_sees};
+}
+
 }  // namespace snapmla::kernels::decode

@@ -97,19 +97,6 @@ __device__ __forceinline__ void for_each_query_chunk(int row0, int rows, int h_q
   for (int c = threadIdx.x % kThreadsPerRow; c < kRowChunks; c += kThreadsPerRow) fn(j, c, q.i, q.h, valid);
 }
 
-// The tokens seen by the rows of a tile row0 .. min(row0 + tile_rows, rows) - 1 (row0 < rows):
-// visible_tokens grows with the query index i = row / h_q, so the first row sees the fewest and
-// the last the most; both clamped at 0.
-struct TileVisible {
-  int min_visible, max_visible;
-};
-__device__ __forceinline__ TileVisible tile_visible(const DecodeParams& p, int row0, int tile_rows, int length) {
-  const int rows = p.s_q * p.h_q;
-  const int last = min(row0 + tile_rows, rows) - 1;
-  return {max(visible_tokens(length, p.s_q, row0 / p.h_q, p.causal), 0),
-          max(visible_tokens(length, p.s_q, last / p.h_q, p.causal), 0)};
-}
-
 // The state a query row starts a segment from (the CPU reference's row setup): its score factor,
 // q_scale * scale_log2 (FP8) or scale_log2 (BF16), and the tokens it sees. Padding rows (row >=
 // s_q * h_q): factor 0, visible 0. Shared by the loaders of every decode kernel.
@@ -163,14 +150,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     sm.m[j] = -__int_as_float(0x7f800000);
     sm.l[j] = 0.0f;
   }
-  if (threadIdx.x == 0) {
-    // Causal visibility grows with the query token, and rows are query-token major, but take
-    // the max explicitly so the tile's bound never depends on that.
-    int max_visible = 0;
-    for (int j = 0; j < kRowsPerCta; ++j)
-      if (row0 + j < rows) max_visible = max(max_visible, visible_tokens(length, p.s_q, (row0 + j) / p.h_q, p.causal));
-    sm.max_visible = max_visible;
-  }
+  if (threadIdx.x == 0) sm.max_visible = tile_visible(length, p.s_q, p.h_q, p.causal, row0, kRowsPerCta).max_visible;
 }
 
 }  // namespace snapmla::kernels::decode

@@ -53,7 +53,7 @@ __device__ __forceinline__ void load_query_tile(const DecodeParams& p, int b, in
     sm.row_factor[j] = r.factor;
     sm.visible[j] = r.visible;
   }
-  if (threadIdx.x == 0) sm.max_visible = decode::tile_visible(p, row0, T::kRowsPerCta, length).max_visible;
+  if (threadIdx.x == 0) sm.max_visible = decode::tile_visible(length, p.s_q, p.h_q, p.causal, row0, T::kRowsPerCta).max_visible;
   cp_async_wait<0>();  // the rows (and the first page, committed before them); the caller's barrier publishes them
 }
 

@@ -74,7 +74,7 @@ __device__ __forceinline__ void load_query_rows(const DecodeParams& p, int b, in
     sm.visible[j] = r.visible;
   }
   if (threadIdx.x == 0) {
-    const decode::TileVisible v = decode::tile_visible(p, row0, kTileRows, length);
+    const decode::TileVisible v = decode::tile_visible(length, p.s_q, p.h_q, p.causal, row0, kTileRows);
     sm.max_visible = v.max_visible;
     sm.min_visible = v.min_visible;
   }
