@@ -112,8 +112,9 @@ SNAPMLA_HD void plan_schedule(const std::int32_t* lengths, int batch, int num_pa
   long long total = 0;
   int longest = 0;
   for (int r = 0; r < batch; ++r) {
-    total += blocks_of(lengths[r]) + kFixedOverheadBlocks;
-    longest = blocks_of(lengths[r]) > longest ? blocks_of(lengths[r]) : longest;
+    const int nb = blocks_of(lengths[r]);
+    total += nb + kFixedOverheadBlocks;
+    if (nb > longest) longest = nb;
   }
   // Each part consumes at least payload - overhead units (it can only waste what is too little
   // to start a segment), so payload = ceil(total / parts) + overhead covers the requests' own

@@ -71,7 +71,7 @@ __device__ __forceinline__ void issue_page_hi(const DecodeParams& p, const PageM
                                               std::uint64_t* full) {
   std::uint8_t* hi = st.content + kLoBytes;
   if (!page_in_cache(p, page)) {
-    decode_wgmma::fill_words<kLoaderThreads>(hi, kLoBytes, decode::kNanWordE4m3);
+    decode_wgmma::fill_words<kLoaderThreads>(hi, sizeof(st.content) - kLoBytes, decode::kNanWordE4m3);
     decode_wgmma::fill_words<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16);
     decode_wgmma::fill_words<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32);
     if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
