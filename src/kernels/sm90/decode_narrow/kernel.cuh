@@ -90,8 +90,9 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
   for (int blk = block_begin; blk < block_end; ++blk) {
     const bool more = blk + 1 < block_end;
     const int s = (ring + blk - block_begin) % (kSplitRing ? 2 : kStages);  // stage, or lo slot
-    wait_page(sm.page_full, phases, s);  // page blk (its lo part in the split ring) has landed
-    fence_view_async_shared();           // or was filled with NaN by generic stores; wgmma reads it
+    // Page blk (its lo part in the split ring) has landed (TMA, or NaN words that issue_page
+    // fenced).
+    wait_page(sm.page_full, phases, s);
     // Every warp is past block blk - 1, so its stage (lo slot) is free again.
     __syncthreads();
     if (more) {
@@ -118,7 +119,6 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
         if (more) {
           __syncthreads();
           issue_page_hi<kThreads>(p, maps, next_page, sm.stage[0], &sm.page_full[kHiSlot]);
-          fence_view_async_shared();  // a NaN fill's generic writes, before block blk + 1's wgmma
         }
       }
     };

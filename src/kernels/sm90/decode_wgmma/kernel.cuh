@@ -92,8 +92,7 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, const Pag
 
   for (int blk = block_begin; blk < block_end; ++blk) {
     const int s = (ring + blk - block_begin) % kStages;
-    wait_page(sm.page_full, phases, s);  // page blk has landed (TMA)
-    fence_view_async_shared();           // or was filled with NaN by generic stores; wgmma reads it
+    wait_page(sm.page_full, phases, s);  // page blk has landed (TMA, or NaN words fenced by issue_page)
     // Every warp is past block blk - 1, so its stage, vt, p8 and the softmax exchange are free
     // again (one barrier a block serves both).
     __syncthreads();

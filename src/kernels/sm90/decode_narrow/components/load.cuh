@@ -51,6 +51,7 @@ __device__ __forceinline__ void issue_page_lo(const DecodeParams& p, const PageM
                                               std::uint64_t* full) {
   if (!page_in_cache(p, page)) {
     decode_wgmma::fill_words<kLoaderThreads>(lo, kLoBytes, decode::kNanWordE4m3);
+    decode_wgmma::fence_view_async_shared();  // the NaN words: wgmma reads them after a later barrier
     if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
     return;
   }
@@ -74,6 +75,7 @@ __device__ __forceinline__ void issue_page_hi(const DecodeParams& p, const PageM
     decode_wgmma::fill_words<kLoaderThreads>(hi, sizeof(st.content) - kLoBytes, decode::kNanWordE4m3);
     decode_wgmma::fill_words<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16);
     decode_wgmma::fill_words<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32);
+    decode_wgmma::fence_view_async_shared();  // as in issue_page_lo
     if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
     return;
   }

@@ -95,6 +95,9 @@ __device__ __forceinline__ void issue_page(const DecodeParams& p, const PageMaps
                                            std::uint64_t* full) {
   if (page < 0 || page >= p.fp8_cache.num_pages) {
     fill_stage_nan<kLoaderThreads>(st);
+    // Each thread fences its own NaN words: wgmma (the async proxy) reads them after a later
+    // barrier, so the blocks that wait for a TMA-filled page need no fence.
+    fence_view_async_shared();
     if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
     return;
   }
