@@ -1,0 +1,180 @@
+// Design microbenchmark for the 64-row kernel (docs/perf.md, "QK of one page, measured alone"):
+// cycles of one page's QK (64 query rows x 576 dims, e4m3 content with an fp32 promotion every
+// k-step + the bf16 RoPE chain) in the shapes a redesigned 64-row kernel could use. Operands in
+// shared memory only: no TMA, no V^T transposer, no softmax. Each CTA (one per SM) scores
+// `pages` pages from two resident page buffers and times itself with clock64; the scores are
+// summed into a sink so that nothing is optimised away (a partly unused accumulator also makes
+// ptxas serialise the wgmmas, C7511). Built with -DSNAPMLA_BUILD_MICROBENCH=ON; prints a table.
+//   cur     : both warpgroups, m64n32 each on half the page's tokens (today's kernel)
+//   full1   : warpgroup 0 alone, m64n64 on all 64 tokens, 2 staging accumulators
+//   full1s1 : the same, 1 staging accumulator
+//   full2   : both warpgroups, m64n64 each on its own page (a seesaw's QK overlap, worst case)
+//   full2s1 : the same, 1 staging accumulator
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
+
+using namespace snapmla::kernels::decode_wgmma;
+
+namespace {
+
+void check(cudaError_t status, const char* what) {
+  if (status == cudaSuccess) return;
+  std::fprintf(stderr, "qk_page: %s: %s\n", what, cudaGetErrorString(status));
+  std::exit(1);
+}
+
+struct alignas(1024) Smem {  // the query tile and two pages, in the kernel's SW128 layouts
+  alignas(1024) std::uint8_t q[64 * 512];
+  alignas(1024) std::uint8_t qr[64 * 128];
+  alignas(1024) std::uint8_t k[2][64 * 512];
+  alignas(1024) std::uint8_t kr[2][64 * 128];
+};
+
+template <int N>
+__device__ __forceinline__ void mma_content(std::uint64_t a, std::uint64_t b, float (&d)[N / 2], bool acc);
+template <>
+__device__ __forceinline__ void mma_content<32>(std::uint64_t a, std::uint64_t b, float (&d)[16], bool acc) {
+  qk_content(a, b, d, acc);
+}
+template <>
+__device__ __forceinline__ void mma_content<64>(std::uint64_t a, std::uint64_t b, float (&d)[32], bool acc) {
+  gmma::MMA_64x64x32_F32E4M3E4M3_SS_TN<>::fma(a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10],
+                                               d[11], d[12], d[13], d[14], d[15], d[16], d[17], d[18], d[19], d[20],
+                                               d[21], d[22], d[23], d[24], d[25], d[26], d[27], d[28], d[29], d[30],
+                                               d[31], scale_out(acc));
+}
+template <int N>
+__device__ __forceinline__ void mma_rope(std::uint64_t a, std::uint64_t b, float (&d)[N / 2], bool acc);
+template <>
+__device__ __forceinline__ void mma_rope<32>(std::uint64_t a, std::uint64_t b, float (&d)[16], bool acc) {
+  qk_rope(a, b, d, acc);
+}
+template <>
+__device__ __forceinline__ void mma_rope<64>(std::uint64_t a, std::uint64_t b, float (&d)[32], bool acc) {
+  gmma::MMA_64x64x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>::fma(
+      a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15],
+      d[16], d[17], d[18], d[19], d[20], d[21], d[22], d[23], d[24], d[25], d[26], d[27], d[28], d[29], d[30], d[31],
+      scale_out(acc));
+}
+
+// One page's scores: tokens token0 .. token0 + N - 1 of page buffer `pg`.
+template <int N, int kStaging>
+__device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, float (&s)[N / 2]) {
+  constexpr int R = N / 2;
+  float part[kStaging][R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) {
+    s[i] = 0.0f;
+#pragma unroll
+    for (int b = 0; b < kStaging; ++b) part[b][i] = 0.0f;
+  }
+  const std::uint64_t a_c = sw128_desc(smem_u32(sm.q));
+  const std::uint64_t b_c = sw128_desc(smem_u32(sm.k[pg]) + token0 * kSw128RowBytes);
+  const std::uint64_t a_r = sw128_desc(smem_u32(sm.qr));
+  const std::uint64_t b_r = sw128_desc(smem_u32(sm.kr[pg]) + token0 * kSw128RowBytes);
+  const auto issue = [&](int grp, float(&st)[R]) {
+    if (grp < 16) {
+      const int k = grp * 32;
+      mma_content<N>(advance_desc(a_c, sw128_offset(64, 0, k)), advance_desc(b_c, sw128_offset(64, 0, k)), st, false);
+    } else {
+#pragma unroll
+      for (int ks = 0; ks < 4; ++ks) mma_rope<N>(advance_desc(a_r, ks * 32), advance_desc(b_r, ks * 32), st, ks > 0);
+    }
+  };
+  staged_groups<17, kStaging>(part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
+}
+
+template <int kMode>  // 0 cur, 1 full1, 2 full1s1, 3 full2, 4 full2s1
+__global__ void __launch_bounds__(256, 1) qk_kernel(int pages, long long* cycles, float* sink) {
+  extern __shared__ __align__(16) unsigned char raw[];
+  const std::uint32_t pad = (1024 - smem_u32(raw) % 1024) % 1024;
+  auto& sm = *reinterpret_cast<Smem*>(raw + pad);
+  // Small e4m3 / bf16 values, no NaN: a hash of the byte index into 0x30..0x3f (e4m3 ~0.5-1).
+  auto* bytes = reinterpret_cast<std::uint8_t*>(&sm);
+  for (int i = threadIdx.x; i < int(sizeof(Smem)); i += 256) bytes[i] = 0x30 | ((i * 2654435761u) >> 28);
+  fence_view_async_shared();
+  __syncthreads();
+  const int wg = warpgroup_index();
+  const bool active = kMode == 0 || kMode >= 3 || wg == 0;
+  float total = 0.0f;
+  const long long t0 = clock64();
+  if (active) {
+    for (int p = 0; p < pages; ++p) {
+      if constexpr (kMode == 0) {
+        float s[16];
+        page_qk<32, 2>(sm, p % 2, wg * 32, s);
+#pragma unroll
+        for (int i = 0; i < 16; ++i) total += s[i];  // every score used, or ptxas serialises the wgmmas (C7511)
+      } else if constexpr (kMode == 1 || kMode == 3) {
+        float s[32];
+        page_qk<64, 2>(sm, (p + wg) % 2, 0, s);
+#pragma unroll
+        for (int i = 0; i < 32; ++i) total += s[i];
+      } else {
+        float s[32];
+        page_qk<64, 1>(sm, (p + wg) % 2, 0, s);
+#pragma unroll
+        for (int i = 0; i < 32; ++i) total += s[i];
+      }
+    }
+  }
+  const long long t1 = clock64();
+  if (threadIdx.x % 128 == 0) cycles[blockIdx.x * 2 + wg] = active ? t1 - t0 : 0;
+  sink[blockIdx.x * 256 + threadIdx.x] = total;
+}
+
+template <int kMode>
+void run(const char* name, int pages, int blocks) {
+  long long* cycles = nullptr;
+  float* sink = nullptr;
+  check(cudaMalloc(&cycles, blocks * 2 * sizeof(long long)), "cudaMalloc cycles");
+  check(cudaMalloc(&sink, blocks * 256 * sizeof(float)), "cudaMalloc sink");
+  const int smem = sizeof(Smem) + 1024;
+  check(cudaFuncSetAttribute(qk_kernel<kMode>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
+  qk_kernel<kMode><<<blocks, 256, smem>>>(pages, cycles, sink);  // warm-up
+  check(cudaGetLastError(), "warm-up launch");
+  cudaEvent_t e0, e1;
+  check(cudaEventCreate(&e0), "event");
+  check(cudaEventCreate(&e1), "event");
+  check(cudaEventRecord(e0), "event record");
+  qk_kernel<kMode><<<blocks, 256, smem>>>(pages, cycles, sink);
+  check(cudaGetLastError(), "launch");
+  check(cudaEventRecord(e1), "event record");
+  check(cudaDeviceSynchronize(), name);
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, e0, e1), "event time");
+  std::vector<long long> h(blocks * 2);
+  check(cudaMemcpy(h.data(), cycles, blocks * 2 * sizeof(long long), cudaMemcpyDeviceToHost), "copy cycles");
+  double c0 = 0, c1 = 0;
+  for (int b = 0; b < blocks; ++b) { c0 += h[2 * b]; c1 += h[2 * b + 1]; }
+  c0 /= blocks * double(pages);
+  c1 /= blocks * double(pages);
+  // pages of 64 tokens scored a CTA: one per iteration (cur: the two halves), two (full2)
+  const double per_page = kMode >= 3 ? (c0 > c1 ? c0 : c1) / 2 : (c0 > c1 ? c0 : c1);
+  std::printf("%-8s cycles/iteration wg0 %7.0f wg1 %7.0f -> cycles per scored page %7.0f  (%.3f ms, %.0f ns/page/SM)\n",
+              name, c0, c1, per_page, ms, ms * 1e6 / (double(pages) * (kMode >= 3 ? 2 : 1)));
+  check(cudaEventDestroy(e0), "event destroy");
+  check(cudaEventDestroy(e1), "event destroy");
+  check(cudaFree(cycles), "cudaFree");
+  check(cudaFree(sink), "cudaFree");
+}
+
+}  // namespace
+
+int main() {
+  int sms = 0;
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "SM count");
+  const int pages = 2048;
+  run<0>("cur", pages, sms);
+  run<1>("full1", pages, sms);
+  run<2>("full1s1", pages, sms);
+  run<3>("full2", pages, sms);
+  run<4>("full2s1", pages, sms);
+  return 0;
+}
