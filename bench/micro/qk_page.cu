@@ -17,9 +17,13 @@
 #include <cstdlib>
 #include <vector>
 
+#include "kernels/sm90/decode_narrow/components/mma.cuh"
 #include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
 
 using namespace snapmla::kernels::decode_wgmma;
+namespace narrow = snapmla::kernels::decode_narrow;
+using snapmla::kDimLatent;
+using snapmla::kDimRope;
 
 namespace {
 
@@ -30,38 +34,11 @@ void check(cudaError_t status, const char* what) {
 }
 
 struct alignas(1024) Smem {  // the query tile and two pages, in the kernel's SW128 layouts
-  alignas(1024) std::uint8_t q[64 * 512];
-  alignas(1024) std::uint8_t qr[64 * 128];
-  alignas(1024) std::uint8_t k[2][64 * 512];
-  alignas(1024) std::uint8_t kr[2][64 * 128];
+  alignas(1024) std::uint8_t q[kRowsPerCta * kDimLatent];
+  alignas(1024) std::uint8_t qr[kRowsPerCta * 2 * kDimRope];
+  alignas(1024) std::uint8_t k[2][kTokensPerBlock * kDimLatent];
+  alignas(1024) std::uint8_t kr[2][kTokensPerBlock * 2 * kDimRope];
 };
-
-template <int N>
-__device__ __forceinline__ void mma_content(std::uint64_t a, std::uint64_t b, float (&d)[N / 2], bool acc);
-template <>
-__device__ __forceinline__ void mma_content<32>(std::uint64_t a, std::uint64_t b, float (&d)[16], bool acc) {
-  qk_content(a, b, d, acc);
-}
-template <>
-__device__ __forceinline__ void mma_content<64>(std::uint64_t a, std::uint64_t b, float (&d)[32], bool acc) {
-  gmma::MMA_64x64x32_F32E4M3E4M3_SS_TN<>::fma(a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10],
-                                               d[11], d[12], d[13], d[14], d[15], d[16], d[17], d[18], d[19], d[20],
-                                               d[21], d[22], d[23], d[24], d[25], d[26], d[27], d[28], d[29], d[30],
-                                               d[31], scale_out(acc));
-}
-template <int N>
-__device__ __forceinline__ void mma_rope(std::uint64_t a, std::uint64_t b, float (&d)[N / 2], bool acc);
-template <>
-__device__ __forceinline__ void mma_rope<32>(std::uint64_t a, std::uint64_t b, float (&d)[16], bool acc) {
-  qk_rope(a, b, d, acc);
-}
-template <>
-__device__ __forceinline__ void mma_rope<64>(std::uint64_t a, std::uint64_t b, float (&d)[32], bool acc) {
-  gmma::MMA_64x64x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>::fma(
-      a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15],
-      d[16], d[17], d[18], d[19], d[20], d[21], d[22], d[23], d[24], d[25], d[26], d[27], d[28], d[29], d[30], d[31],
-      scale_out(acc));
-}
 
 // One page's scores: tokens token0 .. token0 + N - 1 of page buffer `pg`.
 template <int N, int kStaging>
@@ -79,15 +56,18 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
   const std::uint64_t a_r = sw128_desc(smem_u32(sm.qr));
   const std::uint64_t b_r = sw128_desc(smem_u32(sm.kr[pg]) + token0 * kSw128RowBytes);
   const auto issue = [&](int grp, float(&st)[R]) {
-    if (grp < 16) {
-      const int k = grp * 32;
-      mma_content<N>(advance_desc(a_c, sw128_offset(64, 0, k)), advance_desc(b_c, sw128_offset(64, 0, k)), st, false);
-    } else {
+    if (grp < kContentKSteps) {  // one e4m3 k-step a group (promotion every k-step)
+      const int k = grp * kContentKStepBytes;
+      narrow::qk_content<N>(advance_desc(a_c, sw128_offset(kRowsPerCta, 0, k)),
+                            advance_desc(b_c, sw128_offset(kTokensPerBlock, 0, k)), st, false);
+    } else {  // the bf16 RoPE chain
 #pragma unroll
-      for (int ks = 0; ks < 4; ++ks) mma_rope<N>(advance_desc(a_r, ks * 32), advance_desc(b_r, ks * 32), st, ks > 0);
+      for (int ks = 0; ks < kRopeKSteps; ++ks)
+        narrow::qk_rope<N>(advance_desc(a_r, ks * kRopeKStepBytes), advance_desc(b_r, ks * kRopeKStepBytes), st,
+                           ks > 0);
     }
   };
-  staged_groups<17, kStaging>(part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
+  staged_groups<kContentKSteps + 1, kStaging>(part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
 }
 
 template <int kMode>  // 0 cur, 1 full1, 2 full1s1, 3 full2, 4 full2s1

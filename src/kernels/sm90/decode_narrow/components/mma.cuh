@@ -34,6 +34,13 @@ struct Atoms<32> {
   using Rope = gmma::MMA_64x32x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>;
   using Pv = gmma::MMA_64x32x32_F32E4M3E4M3_RS_TN<>;
 };
+// 64 columns: not a narrow kernel's width; bench/micro/qk_page.cu times whole-page QK with it.
+template <>
+struct Atoms<64> {
+  using Content = gmma::MMA_64x64x32_F32E4M3E4M3_SS_TN<>;
+  using Rope = gmma::MMA_64x64x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>;
+  using Pv = gmma::MMA_64x64x32_F32E4M3E4M3_RS_TN<>;
+};
 
 template <class Atom, int N, std::size_t... I>
 __device__ __forceinline__ void mma_ss(std::uint64_t a, std::uint64_t b, float (&d)[N], bool accumulate,
