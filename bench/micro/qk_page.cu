@@ -33,11 +33,13 @@ void check(cudaError_t status, const char* what) {
   std::exit(1);
 }
 
-struct alignas(1024) Smem {  // the query tile and two pages, in the kernel's SW128 layouts
-  alignas(1024) std::uint8_t q[kRowsPerCta * kDimLatent];
-  alignas(1024) std::uint8_t qr[kRowsPerCta * 2 * kDimRope];
-  alignas(1024) std::uint8_t k[2][kTokensPerBlock * kDimLatent];
-  alignas(1024) std::uint8_t kr[2][kTokensPerBlock * 2 * kDimRope];
+constexpr int kAlign = 1024;  // wgmma's SW128 tiles start 1024-aligned
+
+struct alignas(kAlign) Smem {  // the query tile and two pages, in the kernel's SW128 layouts
+  alignas(kAlign) std::uint8_t q[kRowsPerCta * kDimLatent];
+  alignas(kAlign) std::uint8_t qr[kRowsPerCta * 2 * kDimRope];
+  alignas(kAlign) std::uint8_t k[2][kTokensPerBlock * kDimLatent];
+  alignas(kAlign) std::uint8_t kr[2][kTokensPerBlock * 2 * kDimRope];
 };
 
 // One page's scores: tokens token0 .. token0 + N - 1 of page buffer `pg`.
@@ -70,75 +72,73 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
   staged_groups<kContentKSteps + 1, kStaging>(part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
 }
 
-template <int kMode>  // 0 cur, 1 full1, 2 full1s1, 3 full2, 4 full2s1
-__global__ void __launch_bounds__(256, 1) qk_kernel(int pages, long long* cycles, float* sink) {
+// Form (N, kStaging, kBothWarpgroups): m64nN scores a warpgroup, kStaging staging accumulators,
+// both warpgroups busy or warpgroup 0 alone. N = 32: the two warpgroups split one page's tokens
+// (today's kernel); N = 64: each scores whole pages, warpgroup 1 the other page buffer.
+template <int N, int kStaging, bool kBothWarpgroups>
+__global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
-  const std::uint32_t pad = (1024 - smem_u32(raw) % 1024) % 1024;
+  const std::uint32_t pad = (kAlign - smem_u32(raw) % kAlign) % kAlign;
   auto& sm = *reinterpret_cast<Smem*>(raw + pad);
   // Small e4m3 / bf16 values, no NaN: a hash of the byte index into 0x30..0x3f (e4m3 ~0.5-1).
   auto* bytes = reinterpret_cast<std::uint8_t*>(&sm);
-  for (int i = threadIdx.x; i < int(sizeof(Smem)); i += 256) bytes[i] = 0x30 | ((i * 2654435761u) >> 28);
+  for (int i = threadIdx.x; i < int(sizeof(Smem)); i += kThreads) bytes[i] = 0x30 | ((i * 2654435761u) >> 28);
   fence_view_async_shared();
   __syncthreads();
   const int wg = warpgroup_index();
-  const bool active = kMode == 0 || kMode >= 3 || wg == 0;
+  const bool active = kBothWarpgroups || wg == 0;
   float total = 0.0f;
   const long long t0 = clock64();
   if (active) {
     for (int p = 0; p < pages; ++p) {
-      if constexpr (kMode == 0) {
-        float s[16];
-        page_qk<32, 2>(sm, p % 2, wg * 32, s);
-#pragma unroll
-        for (int i = 0; i < 16; ++i) total += s[i];  // every score used, or ptxas serialises the wgmmas (C7511)
-      } else if constexpr (kMode == 1 || kMode == 3) {
-        float s[32];
-        page_qk<64, 2>(sm, (p + wg) % 2, 0, s);
-#pragma unroll
-        for (int i = 0; i < 32; ++i) total += s[i];
+      float s[N / 2];
+      if constexpr (N == 32) {
+        page_qk<N, kStaging>(sm, p % 2, wg * N, s);
       } else {
-        float s[32];
-        page_qk<64, 1>(sm, (p + wg) % 2, 0, s);
-#pragma unroll
-        for (int i = 0; i < 32; ++i) total += s[i];
+        page_qk<N, kStaging>(sm, (p + wg) % 2, 0, s);
       }
+#pragma unroll
+      for (int i = 0; i < N / 2; ++i) total += s[i];  // every score used, or ptxas serialises the wgmmas (C7511)
     }
   }
   const long long t1 = clock64();
-  if (threadIdx.x % 128 == 0) cycles[blockIdx.x * 2 + wg] = active ? t1 - t0 : 0;
-  sink[blockIdx.x * 256 + threadIdx.x] = total;
+  if (threadIdx.x % kWarpgroupThreads == 0) cycles[blockIdx.x * kWarpgroups + wg] = active ? t1 - t0 : 0;
+  sink[blockIdx.x * kThreads + threadIdx.x] = total;
 }
 
-template <int kMode>
+template <int N, int kStaging, bool kBothWarpgroups>
 void run(const char* name, int pages, int blocks) {
+  auto* kernel = qk_kernel<N, kStaging, kBothWarpgroups>;
   long long* cycles = nullptr;
   float* sink = nullptr;
-  check(cudaMalloc(&cycles, blocks * 2 * sizeof(long long)), "cudaMalloc cycles");
-  check(cudaMalloc(&sink, blocks * 256 * sizeof(float)), "cudaMalloc sink");
-  const int smem = sizeof(Smem) + 1024;
-  check(cudaFuncSetAttribute(qk_kernel<kMode>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
-  qk_kernel<kMode><<<blocks, 256, smem>>>(pages, cycles, sink);  // warm-up
+  check(cudaMalloc(&cycles, blocks * kWarpgroups * sizeof(long long)), "cudaMalloc cycles");
+  check(cudaMalloc(&sink, blocks * kThreads * sizeof(float)), "cudaMalloc sink");
+  const int smem = sizeof(Smem) + kAlign;
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
+  kernel<<<blocks, kThreads, smem>>>(pages, cycles, sink);  // warm-up
   check(cudaGetLastError(), "warm-up launch");
   cudaEvent_t e0, e1;
   check(cudaEventCreate(&e0), "event");
   check(cudaEventCreate(&e1), "event");
   check(cudaEventRecord(e0), "event record");
-  qk_kernel<kMode><<<blocks, 256, smem>>>(pages, cycles, sink);
+  kernel<<<blocks, kThreads, smem>>>(pages, cycles, sink);
   check(cudaGetLastError(), "launch");
   check(cudaEventRecord(e1), "event record");
   check(cudaDeviceSynchronize(), name);
   float ms = 0;
   check(cudaEventElapsedTime(&ms, e0, e1), "event time");
-  std::vector<long long> h(blocks * 2);
-  check(cudaMemcpy(h.data(), cycles, blocks * 2 * sizeof(long long), cudaMemcpyDeviceToHost), "copy cycles");
+  std::vector<long long> h(blocks * kWarpgroups);
+  check(cudaMemcpy(h.data(), cycles, h.size() * sizeof(long long), cudaMemcpyDeviceToHost), "copy cycles");
   double c0 = 0, c1 = 0;
   for (int b = 0; b < blocks; ++b) { c0 += h[2 * b]; c1 += h[2 * b + 1]; }
   c0 /= blocks * double(pages);
   c1 /= blocks * double(pages);
-  // pages of 64 tokens scored a CTA: one per iteration (cur: the two halves), two (full2)
-  const double per_page = kMode >= 3 ? (c0 > c1 ? c0 : c1) / 2 : (c0 > c1 ? c0 : c1);
+  // Pages scored a CTA an iteration: one (the warpgroups share it, or warpgroup 0 alone), or two
+  // (both warpgroups on whole pages).
+  const int pages_per_iteration = N == 64 && kBothWarpgroups ? 2 : 1;
+  const double per_page = (c0 > c1 ? c0 : c1) / pages_per_iteration;
   std::printf("%-8s cycles/iteration wg0 %7.0f wg1 %7.0f -> cycles per scored page %7.0f  (%.3f ms, %.0f ns/page/SM)\n",
-              name, c0, c1, per_page, ms, ms * 1e6 / (double(pages) * (kMode >= 3 ? 2 : 1)));
+              name, c0, c1, per_page, ms, ms * 1e6 / (double(pages) * pages_per_iteration));
   check(cudaEventDestroy(e0), "event destroy");
   check(cudaEventDestroy(e1), "event destroy");
   check(cudaFree(cycles), "cudaFree");
@@ -151,10 +151,10 @@ int main() {
   int sms = 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "SM count");
   const int pages = 2048;
-  run<0>("cur", pages, sms);
-  run<1>("full1", pages, sms);
-  run<2>("full1s1", pages, sms);
-  run<3>("full2", pages, sms);
-  run<4>("full2s1", pages, sms);
+  run<32, 2, true>("cur", pages, sms);
+  run<64, 2, false>("full1", pages, sms);
+  run<64, 1, false>("full1s1", pages, sms);
+  run<64, 2, true>("full2", pages, sms);
+  run<64, 1, true>("full2s1", pages, sms);
   return 0;
 }
