@@ -1,7 +1,8 @@
 // Tiling and shared-memory layouts of the wgmma FP8 decode kernel (kernel.cuh).
 //
-// One CTA = one schedule part x one tile of 64 query rows (row = i_q * h_q + h), 256 threads =
-// two warpgroups. Warpgroup s, warp w (0..3 in the group), lane (g, t):
+// One CTA = one schedule part x one tile of 64 query rows (row = i_q * h_q + h), 256 consumer
+// threads = two warpgroups (and a producer warpgroup that loads pages and writes V^T,
+// components/producer.cuh). Consumer warpgroup s, warp w (0..3 in the group), lane (g, t):
 //   QK  S[64 rows, tokens 32 s .. 32 s + 31] = wgmma m64n32k32 e4m3 (content, 16 k-steps)
 //                                            + wgmma m64n32k16 bf16 (RoPE, 4 k-steps)
 //       the thread holds rows 16 w + g, 16 w + g + 8, tokens 32 s + 8 j + 2 t + {0, 1}
@@ -34,7 +35,7 @@ using decode::visible_tokens;
 inline constexpr int kRowsPerCta = 64;              // one wgmma M
 inline constexpr int kWarpgroups = 2;
 inline constexpr int kWarpgroupThreads = 128;
-inline constexpr int kThreads = kWarpgroups * kWarpgroupThreads;  // 256
+inline constexpr int kThreads = kWarpgroups * kWarpgroupThreads;  // 256 consumers
 inline constexpr int kWarpThreads = 32;
 inline constexpr int kStages = 3;                   // cache pages staged: two loads in flight while one is used
 

@@ -15,18 +15,19 @@ namespace snapmla::kernels::decode_wgmma {
 inline constexpr int kContentChunksPerRow = kDimLatent / kChunkBytes;  // 32
 inline constexpr int kRopeChunksPerRow = 2 * kDimRope / kChunkBytes;   // 8
 
-// `bytes` / 4 copies of `word` from dst, by the CTA's kLoaderThreads threads.
+// `bytes` / 4 copies of `word` from dst, by kLoaderThreads threads; `tid` is this thread's
+// index among them (threadIdx.x where the whole CTA loads).
 template <int kLoaderThreads>
-__device__ __forceinline__ void fill_words(void* dst, int bytes, std::uint32_t word) {
+__device__ __forceinline__ void fill_words(void* dst, int bytes, std::uint32_t word, int tid = threadIdx.x) {
   auto* w = static_cast<std::uint32_t*>(dst);
-  for (int k = threadIdx.x; k < bytes / 4; k += kLoaderThreads) w[k] = word;
+  for (int k = tid; k < bytes / 4; k += kLoaderThreads) w[k] = word;
 }
 
-template <int kLoaderThreads = kThreads>
-__device__ __forceinline__ void fill_stage_nan(PageStage& st) {
-  fill_words<kLoaderThreads>(st.content, sizeof(st.content), decode::kNanWordE4m3);
-  fill_words<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16);
-  fill_words<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32);
+template <int kLoaderThreads>
+__device__ __forceinline__ void fill_stage_nan(PageStage& st, int tid) {
+  fill_words<kLoaderThreads>(st.content, sizeof(st.content), decode::kNanWordE4m3, tid);
+  fill_words<kLoaderThreads>(st.rope, sizeof(st.rope), decode::kNanWordBf16, tid);
+  fill_words<kLoaderThreads>(st.scale, sizeof(st.scale), decode::kNanWordF32, tid);
 }
 
 // The tile's query rows row0 .. row0 + kTileRows - 1 of request b (rows past s_q * h_q are zero

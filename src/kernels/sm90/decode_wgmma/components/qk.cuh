@@ -25,12 +25,9 @@ inline constexpr int kQkRegs = 4 * kQkNTiles;                // 16
 inline constexpr int kQkStaging = 2;                         // groups in flight (3 measured no faster, and spilled)
 using ScoreAcc = float[kQkNTiles][4];
 
-// `between(grp)` runs after group grp is issued, while the tensor cores work (the V^T pieces).
 // Every warp promotes, a warp of padding rows too: its scores are never used, and skipping the
 // adds would cost a branch per group.
-template <class Between>
-__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, ScoreAcc& acc,
-                                               Between&& between) {
+__device__ __forceinline__ void compute_scores(const SharedStorage& sm, const PageStage& st, int wg, ScoreAcc& acc) {
   float(&d)[kQkRegs] = reinterpret_cast<float(&)[kQkRegs]>(acc);
   float part[kQkStaging][kQkRegs];
 #pragma unroll
@@ -53,7 +50,7 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
     qk_rope(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
   const auto issue = [&](int grp, float(&stage)[kQkRegs]) { issue_qk_group(grp, stage, content, rope); };
-  staged_groups<kQkGroups, kQkStaging>(part, issue, between, [&](float(&stage)[kQkRegs]) { add_promoted(d, stage); });
+  staged_groups<kQkGroups, kQkStaging>(part, issue, [](int) {}, [&](float(&stage)[kQkRegs]) { add_promoted(d, stage); });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -40,6 +40,10 @@ struct SharedStorage {
   int max_visible;                           // over the tile's real rows
   int min_visible;                           // over the tile's real rows
   alignas(8) std::uint64_t page_full[kStages];  // mbarrier of each stage: its page has landed (tma_load.cuh)
+  std::uint64_t stage_empty[kStages];  // every reader of the stage's page is done (8 consumer warps + the producer)
+  std::uint64_t vt_full;               // the producer has written (and fenced) the page's V^T
+  std::uint64_t vt_empty;              // every consumer warp's PV is done with V^T
+  int merge_last;                      // arrive_split's answer, for the consumer threads
 };
 
 inline constexpr int kSmemBytes = sizeof(SharedStorage) + kTileAlign;  // + room to align the base

@@ -90,18 +90,24 @@ __device__ __forceinline__ void init_page_barriers(std::uint64_t* full, int stag
   }
 }
 
-template <int kLoaderThreads>
+// Page `page` into stage st by kLoaderThreads threads (`tid`: this thread's index among them):
+// one thread issues the TMA copies; a page id outside the cache is filled with NaN by all of
+// them. `after_fill` runs on every loader thread after its NaN words are written and fenced,
+// before the page counts as landed: nothing where the readers' own barrier orders the fill
+// (every loader is a reader), the loaders' barrier where they are a producer warpgroup.
+template <int kLoaderThreads, class AfterFill>
 __device__ __forceinline__ void issue_page(const DecodeParams& p, const PageMaps& maps, int page, PageStage& st,
-                                           std::uint64_t* full) {
+                                           std::uint64_t* full, int tid, AfterFill&& after_fill) {
   if (page < 0 || page >= p.fp8_cache.num_pages) {
-    fill_stage_nan<kLoaderThreads>(st);
+    fill_stage_nan<kLoaderThreads>(st, tid);
     // Each thread fences its own NaN words: wgmma (the async proxy) reads them after a later
     // barrier, so the blocks that wait for a TMA-filled page need no fence.
     fence_view_async_shared();
-    if (threadIdx.x == 0) cutlass::arch::ClusterBarrier::arrive(full);
+    after_fill();
+    if (tid == 0) cutlass::arch::ClusterBarrier::arrive(full);
     return;
   }
-  if (threadIdx.x != 0) return;
+  if (tid != 0) return;
   // The stage was last read by the previous block (ldmatrix, generic proxy); order those reads
   // before the async-proxy writes.
   fence_view_async_shared();
@@ -114,6 +120,13 @@ __device__ __forceinline__ void issue_page(const DecodeParams& p, const PageMaps
                                  c * kSw128RowBytes, token0);
   cute::SM90_TMA_LOAD_2D::copy(&maps.rope, full, hint, st.rope, 0, token0);
   cute::SM90_BULK_COPY_G2S::copy(p.fp8_cache.kv_scale + token0, full, st.scale, 4 * kTokensPerBlock);
+}
+
+// issue_page by every thread of the CTA (kLoaderThreads of them), all of which read the page.
+template <int kLoaderThreads>
+__device__ __forceinline__ void issue_page(const DecodeParams& p, const PageMaps& maps, int page, PageStage& st,
+                                           std::uint64_t* full) {
+  issue_page<kLoaderThreads>(p, maps, page, st, full, static_cast<int>(threadIdx.x), [] {});
 }
 
 __device__ __forceinline__ void wait_page(std::uint64_t* full, std::uint32_t& phases, int stage) {

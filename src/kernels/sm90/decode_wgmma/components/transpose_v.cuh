@@ -1,11 +1,12 @@
 // Step 2b: V^T for the PV wgmma. FP8 wgmma reads both operands K-major, so the B operand of PV
 // (k = tokens) must hold each dim's 64 tokens contiguously, while the page holds each token's
-// 512 dims contiguously. All 256 threads transpose the staged page into vt (SW64, config.h):
-// a thread takes 4 tokens x 16 dims (four 16-byte loads from the SW128 page), transposes the
-// 4 x 4 byte blocks with byte permutes, and stores 16 words of 4 tokens, one per dim; two such
-// units a thread. The work comes in kTransposePieces pieces of 4 words that the QK step runs
-// between its tensor-core groups. Each unit is loaded a piece before its first store (unit 0
-// before QK starts, unit 1 after the last store of unit 0), so that no store waits on its load.
+// 512 dims contiguously. The producer warpgroup (producer.cuh) transposes the staged page into
+// vt (SW64, config.h) as the 8 warps of transpose_map.h, each of its warps playing two of them:
+// a unit is 4 tokens x 16 dims (four 16-byte loads from the SW128 page), its 4 x 4 byte blocks
+// transposed with byte permutes and stored as 16 words of 4 tokens, one per dim; two units a
+// virtual warp's thread. The work comes in kTransposePieces pieces of 4 words; each unit is
+// loaded a piece before its first store (unit 1 after the last store of unit 0), so that no
+// store waits on its load.
 //
 // Tokens at or past n_hi (the most any row of the tile sees in this page) are written as zero:
 // P8 is zero there too, and the NaN poison of page tails must not reach the product (0 x NaN).
@@ -57,10 +58,13 @@ struct VTransposer {
   uint4 rows[4];                // the current unit: 4 tokens x 16 dims
 
   // whole: every row of the tile sees all 64 tokens of the page (n_lo == 64, CTA-uniform).
-  __device__ __forceinline__ VTransposer(const PageStage& st, SharedStorage& sm, bool whole_, int n_lo_, int n_hi_)
+  // vwarp: the warp (0..7) of transpose_map.h whose units this warp transposes (the producer
+  // warpgroup's 4 warps each take two).
+  __device__ __forceinline__ VTransposer(const PageStage& st, SharedStorage& sm, bool whole_, int n_lo_, int n_hi_,
+                                         int vwarp)
       : page(st.content),
         vt(sm.vt),
-        bases(transpose_bases(threadIdx.x / kWarpThreads, threadIdx.x % kWarpThreads)),
+        bases(transpose_bases(vwarp, threadIdx.x % kWarpThreads)),
         sel_even(transpose_sel_even(threadIdx.x % 2)),
         sel_odd(transpose_sel_odd(threadIdx.x % 2)),
         whole(whole_),
