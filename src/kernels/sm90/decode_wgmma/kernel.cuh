@@ -3,14 +3,14 @@
 // transposed in shared memory for the K-major FP8 B operand.
 //
 // Grid: (schedule part, tile of 64 query rows); 384 threads = 2 consumer warpgroups (config.h)
-// and a producer warpgroup (components/producer.cuh; setmaxnreg 224 / 56). Each CTA reads its
+// and a producer warpgroup (components/producer.cuh; setmaxnreg 216 / 72). Each CTA reads its
 // PartRange from the workspace and walks its segments exactly as the other decode kernels (and
 // the CPU reference) do. Per 64-token block (one page):
 //   1. load       the producer: TMA page blk + 2 into the stage block blk - 1 freed (3 stages),
 //                 then V^T of page blk into vt (transpose_v.cuh), mbarrier handshakes
 //   2. QK         each consumer warpgroup: 64 rows x 32 tokens, e4m3 + bf16 wgmma (qk.cuh)
-//   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange row
-//                 max / sum per warp pair (decode_tc/components/softmax_p.cuh)
+//   3. softmax    online max / sum, P8 = e4m3(P' * mult); the two warpgroups exchange their
+//                 row max / P' max / sum once per warp pair (softmax.cuh)
 //   4. PV         each warpgroup: 64 rows x 256 dims, P8 from registers      (pv.cuh)
 //   5. epilogue   out/lse or partial_o/partial_lse                          (epilogue.cuh);
 //                 the last split of a request of a few splits merges them (common/merge_splits.cuh)
@@ -30,6 +30,7 @@
 #include "kernels/sm90/decode_wgmma/components/tma_load.cuh"
 #include "kernels/sm90/decode_wgmma/components/pv.cuh"
 #include "kernels/sm90/decode_wgmma/components/qk.cuh"
+#include "kernels/sm90/decode_wgmma/components/softmax.cuh"
 #include "kernels/sm90/decode_wgmma/components/transpose_v.cuh"
 #include "kernels/sm90/decode_narrow/config.h"
 #include "kernels/sm90/decode_narrow/kernel.h"
@@ -100,9 +101,9 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
       // 3. softmax; without the token tests where every row sees the whole block (CTA-uniform)
       BlockStep step{{1.0f, 1.0f}, {0.0f, 0.0f}, {0, 0}};
       if (whole && no_padding_rows)
-        step = decode_tc::softmax_and_p<SoftmaxTiling, true>(sm, st, blk, warp, wg, acc, state);
+        step = softmax_one_exchange<SoftmaxTiling, true>(sm, st, blk, warp, wg, acc, state);
       else if (live)
-        step = decode_tc::softmax_and_p<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);
+        step = softmax_one_exchange<SoftmaxTiling>(sm, st, blk, warp, wg, acc, state);
       // The warp is done with the page (the softmax reads its scales); __syncwarp orders every
       // lane's reads before the leader's arrival (racecheck flagged it when the producer reused
       // the stage right after).
