@@ -55,8 +55,8 @@ struct SoftmaxTiling {
   static constexpr int kSlots = 2;
 };
 
-// `ring`: the stage of the segment's first page and `phases` the stages' mbarrier phases; both
-// run on across the segments of a part.
+// `ring`: the stage of the segment's first page, `phases` the stages' mbarrier phases and
+// `vt_phase` vt_full's; they run on across the segments of a part.
 // Returns whether this CTA merges request b's splits (it wrote the last).
 __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedStorage& sm, int b, int block_begin,
                                                 int block_end, int split, int& ring, std::uint32_t& phases,

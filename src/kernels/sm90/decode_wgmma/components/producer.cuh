@@ -59,12 +59,6 @@ __device__ __forceinline__ void init_producer_barriers(SharedStorage& sm) {
   }
 }
 
-// Waits for the phase of `bar` whose parity is bit `k` of `parities`, then flips the bit.
-__device__ __forceinline__ void wait_flip(std::uint64_t* bar, std::uint32_t& parities, int k) {
-  cutlass::arch::ClusterBarrier::wait(bar, (parities >> k) & 1u);
-  parities ^= 1u << k;
-}
-
 // The producer's walk over the CTA's part: the same segments, in the same order, as the
 // consumers (sched::for_each_segment).
 __device__ __forceinline__ void run_producer(const DecodeParams& p, const PageMaps& maps, SharedStorage& sm,
@@ -82,7 +76,7 @@ __device__ __forceinline__ void run_producer(const DecodeParams& p, const PageMa
     const decode::TileVisible visible = decode::tile_visible(length, p.s_q, p.h_q, p.causal, row0, kRowsPerCta);
     const auto load = [&](int blk) {
       const int st = (ring + blk - block_begin) % kStages;
-      wait_flip(&sm.stage_empty[st], empty_phases, st);
+      wait_page(sm.stage_empty, empty_phases, st);  // the stage's readers of its last page are done
       issue_page<kProducerThreads>(p, maps, table[blk], sm.stage[st], &sm.page_full[st], ptid, producer_sync);
     };
 #pragma unroll
@@ -91,8 +85,8 @@ __device__ __forceinline__ void run_producer(const DecodeParams& p, const PageMa
     for (int blk = block_begin; blk < block_end; ++blk) {
       const int s = (ring + blk - block_begin) % kStages;
       const int n_hi = decode_tc::tokens_in_block(visible.max_visible, blk);
+      wait_page(sm.page_full, full_phases, s);  // consumed even where no row sees the block
       if (n_hi > 0) {
-        wait_flip(&sm.page_full[s], full_phases, s);
         cutlass::arch::ClusterBarrier::wait(&sm.vt_empty, vt_phase);
         vt_phase ^= 1u;
         const bool whole = visible.min_visible >= (blk + 1) * kTokensPerBlock;
@@ -105,16 +99,10 @@ __device__ __forceinline__ void run_producer(const DecodeParams& p, const PageMa
           for (int k = 0; k < kTransposePieces; ++k) vt.piece(k);
         }
         fence_view_async_shared();  // V^T: generic writes, the consumers' wgmma reads
-        producer_sync();
-        if (ptid == 0) {
-          cutlass::arch::ClusterBarrier::arrive(&sm.vt_full);
-          cutlass::arch::ClusterBarrier::arrive(&sm.stage_empty[s]);
-        }
-      } else {
-        // No row sees the block: the page is not read by anyone, but its phase is consumed.
-        wait_flip(&sm.page_full[s], full_phases, s);
-        if (ptid == 0) cutlass::arch::ClusterBarrier::arrive(&sm.stage_empty[s]);
+        producer_sync();            // and every producer thread is done reading the page
+        if (ptid == 0) cutlass::arch::ClusterBarrier::arrive(&sm.vt_full);
       }
+      if (ptid == 0) cutlass::arch::ClusterBarrier::arrive(&sm.stage_empty[s]);
       // Page blk + 2 into the stage block blk - 1 used, once this block's V^T is handed over.
       if (blk + kPagesAhead < block_end) load(blk + kPagesAhead);
     }
