@@ -26,39 +26,25 @@ namespace snapmla::kernels {
 
 using sched::kMaxInKernelMergeSplits;
 
-// Thread 0's arrival at request b's row tile `tile`: true for the last of its `splits` splits,
-// which also resets the counter (every split has arrived: nobody touches it again this call).
-__device__ __forceinline__ bool count_split_arrival(const DecodeParams& p, int b, int tile, int splits) {
-  std::int32_t* counter = p.split_done + static_cast<long long>(b) * sched::merge_tiles_of(p.s_q * p.h_q) + tile;
-  const bool last = atomicAdd(counter, 1) + 1 == splits;
-  if (last) *counter = 0;
-  return last;
-}
-
-// Called by every thread of the CTA after its partial stores of request b, row tile `tile`, if
-// the request has 2..kMaxInKernelMergeSplits splits. True in the CTA that wrote the last of
-// them, which may then read everyone's partials.
-__device__ __forceinline__ bool arrive_split(const DecodeParams& p, int b, int tile, int splits) {
-  __threadfence();  // release: this thread's partial stores before the CTA's arrival
-  __syncthreads();
-  bool last = threadIdx.x == 0 && count_split_arrival(p, b, tile, splits);
-  last = __syncthreads_or(last);
-  if (last) __threadfence();  // acquire: the other CTAs' partials, read below through L2
-  return last;
-}
-
-// arrive_split for kernels whose writing threads are a subset of the CTA, thread 0 among them
-// (a producer warpgroup does not take part): `sync` is their barrier, `flag` a shared int that
-// carries the answer.
+// Called by the threads that wrote the CTA's partials of request b, row tile `tile` (thread 0
+// among them; a producer warpgroup need not take part), if the request has
+// 2..kMaxInKernelMergeSplits splits: `sync` is their barrier, `flag` a shared int that carries
+// the answer. True in the CTA that wrote the last of the splits, which may then read everyone's
+// partials.
 template <class Sync>
-__device__ __forceinline__ bool arrive_split_among(const DecodeParams& p, int b, int tile, int splits, Sync&& sync,
-                                                   int& flag) {
-  __threadfence();  // release, as in arrive_split
+__device__ __forceinline__ bool arrive_split(const DecodeParams& p, int b, int tile, int splits, Sync&& sync,
+                                             int& flag) {
+  __threadfence();  // release: this thread's partial stores before the CTA's arrival
   sync();
-  if (threadIdx.x == 0) flag = count_split_arrival(p, b, tile, splits);
+  if (threadIdx.x == 0) {
+    std::int32_t* counter = p.split_done + static_cast<long long>(b) * sched::merge_tiles_of(p.s_q * p.h_q) + tile;
+    const bool last = atomicAdd(counter, 1) + 1 == splits;
+    if (last) *counter = 0;  // every split has arrived: nobody touches it again in this call
+    flag = last;
+  }
   sync();
   const bool last = flag != 0;
-  if (last) __threadfence();  // acquire
+  if (last) __threadfence();  // acquire: the other CTAs' partials, read below through L2
   return last;
 }
 

@@ -126,7 +126,7 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
   // The CTA that writes the last split of the request's row tile merges them after its
   // segment loop.
   static_assert(kRowsPerCta == sched::kMergeTileRows, "one arrival counter per row tile");
-  return merges_in_kernel(p, splits) && arrive_split_among(p, b, blockIdx.y, splits, consumer_sync, sm.merge_last);
+  return merges_in_kernel(p, splits) && arrive_split(p, b, blockIdx.y, splits, consumer_sync, sm.merge_last);
 }
 
 __global__ void __launch_bounds__(kCtaThreads, 1) decode_wgmma_kernel(const DecodeParams p,
