@@ -3,7 +3,7 @@
 // transposed in shared memory for the K-major FP8 B operand.
 //
 // Grid: (schedule part, tile of 64 query rows); 384 threads = 2 consumer warpgroups (config.h)
-// and a producer warpgroup (components/producer.cuh; setmaxnreg 216 / 72). Each CTA reads its
+// and a producer warpgroup (components/producer.cuh; setmaxnreg 224 / 56). Each CTA reads its
 // PartRange from the workspace and walks its segments exactly as the other decode kernels (and
 // the CPU reference) do. Per 64-token block (one page):
 //   1. load       the producer: TMA page blk + 2 into the stage block blk - 1 freed (3 stages),

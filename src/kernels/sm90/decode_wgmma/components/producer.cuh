@@ -30,11 +30,11 @@ inline constexpr int kConsumerBarrier = 5;                            // the sof
 inline constexpr int kProducerBarrier = 6;
 inline constexpr int kConsumerWarps = kThreads / kWarpThreads;        // 8
 // setmaxnreg draws on the CTA's own pool, the 168 x 384 = 64,512 registers of the launch
-// (__launch_bounds__(384, 1)): 2 x 216 + 72 = 504 = 3 x 168. More (224 / 64 was tried) and
-// setmaxnreg.inc waits forever for registers nobody releases: the kernel hung. 224 / 56 spilled
-// a word in the producer once the one-exchange softmax came in; the consumers fit in 216.
-inline constexpr int kConsumerRegisters = 216;
-inline constexpr int kProducerRegisters = 72;
+// (__launch_bounds__(384, 1)): 2 x 224 + 56 = 504 = 3 x 168. More (224 / 64 was tried) and
+// setmaxnreg.inc waits forever for registers nobody releases: the kernel hung. The consumers
+// fit in 216 too, but 224 measured 1.5-3 % faster at h_q >= 64 (docs/perf.md, v39).
+inline constexpr int kConsumerRegisters = 224;
+inline constexpr int kProducerRegisters = 56;
 // Pages in flight ahead of the one being transposed: block blk's loop step loads page
 // blk + kPagesAhead into the stage of block blk + kPagesAhead - kStages, after blk's V^T.
 // 3 (the stage of blk itself, once the consumers' softmax is done with it) and 2 issued before
