@@ -12,6 +12,8 @@
 // Per block blk (stage s): the producer waits page_full[s] and vt_empty, transposes, fences,
 // arrives vt_full and stage_empty[s], then waits stage_empty of block blk - 1's stage and loads
 // page blk + 2 there. A block no row sees (n_hi = 0) has no V^T and no PV, on both sides.
+// scripts/producer_handshake_sim.py models this handshake (random interleavings: deadlock, waits
+// a phase late, overwrites); CTest runs it.
 #pragma once
 
 #include <cstdint>
