@@ -2,8 +2,7 @@
 // checked on the host: each is a permutation of its tile that keeps 16-byte chunks whole, and
 // equals the hardware's swizzle of the row-major tile (SW128: address bits [4,7) ^= bits [7,10);
 // SW64: bits [4,6) ^= bits [7,9)), which is what the wgmma descriptors tell the tensor cores.
-// And the V^T transposer's address map and byte permutes (transpose_map.h), which the kernel
-// uses as they are here: from the page to V^T, and the shared-memory banks they touch.
+// And the P8^T tile the 64-row kernel's PV reads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +11,8 @@
 #include <vector>
 
 #include "kernels/sm90/decode_wgmma/config.h"
-#include "kernels/sm90/decode_wgmma/transpose_map.h"
+#include "kernels/sm90/decode_narrow/config.h"
+#include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
 
 namespace snapmla::kernels::decode_wgmma {
 namespace {
@@ -35,7 +35,7 @@ TEST(WgmmaLayout, Sw128IsTheHardwareSwizzleOfItsColumnBlocks) {
   }
 }
 
-TEST(WgmmaLayout, Sw64IsTheHardwareSwizzleOfTheTransposedTile) {
+TEST(WgmmaLayout, Sw64IsTheHardwareSwizzleOfItsTile) {
   std::vector<int> hits(kDimLatent * kTokensPerBlock, 0);
   for (int n = 0; n < kDimLatent; ++n)
     for (int k = 0; k < kTokensPerBlock; ++k) {
@@ -45,100 +45,31 @@ TEST(WgmmaLayout, Sw64IsTheHardwareSwizzleOfTheTransposedTile) {
       ++hits[off];
       const int linear = n * 64 + k;
       ASSERT_EQ(off, linear ^ (((linear >> 7) & 3) << 4)) << "n " << n << " k " << k;
-      ASSERT_EQ(off % 4, k % 4);  // a 4-token word of one dim stays whole (the transpose's stores)
+      ASSERT_EQ(off % 16, k % 16);  // 16-byte chunks stay whole
     }
   for (int h : hits) ASSERT_EQ(h, 1);
 }
 
-constexpr int kWarps = 8, kLanes = 32;  // the 64-row kernel's 256 threads
-
-TEST(WgmmaLayout, TransposerLoadsEveryTokenChunkOnceFromItsPlace) {
-  std::vector<int> hits(kTokensPerBlock * kDimLatent / kChunkBytes, 0);
-  for (int w = 0; w < kWarps; ++w)
-    for (int lane = 0; lane < kLanes; ++lane) {
-      const TransposeBases b = transpose_bases(w, lane);
-      const int quad = lane / 2, h = lane % 2;
-      for (int u = 0; u < kTransposeUnitsPerThread; ++u)
-        for (int i = 0; i < 4; ++i) {
-          const int token = 4 * quad + i, chunk = 4 * w + 2 * u + h;
-          ASSERT_EQ(transpose_load_offset(b, u, i), std::uint32_t(sw128_offset(kTokensPerBlock, token, 16 * chunk)))
-              << "warp " << w << " lane " << lane << " u " << u << " i " << i;
-          ++hits[token * (kDimLatent / kChunkBytes) + chunk];
-        }
+// P8^T, the owner's softmax output and PV's B operand (shared_storage.cuh's p8_offset): the
+// SW64 tile of 64 query rows x 64 tokens in the PV k order of the narrow kernel's fragments.
+// Every (row, token) has its own byte, a token pair (2 c, 2 c + 1) stays adjacent (the
+// softmax's 16-bit stores), and PV's k index of a token is the one its A fragments carry.
+TEST(WgmmaLayout, P8TileIsSw64InThePvKOrder) {
+  std::vector<int> hits(kRowsPerCta * kTokensPerBlock, 0);
+  for (int row = 0; row < kRowsPerCta; ++row)
+    for (int tok = 0; tok < kTokensPerBlock; ++tok) {
+      const int off = p8_offset(row, tok);
+      ASSERT_GE(off, 0);
+      ASSERT_LT(off, kRowsPerCta * kTokensPerBlock);
+      ++hits[off];
+      ASSERT_EQ(off, sw64_offset(row, decode_narrow::p8_k_of_token(tok)));
+      if (tok % 2 == 1) ASSERT_EQ(off, p8_offset(row, tok - 1) + 1) << "row " << row << " tok " << tok;
     }
-  for (int n : hits) ASSERT_EQ(n, 1);
-}
-
-TEST(WgmmaLayout, TransposerStoresEveryDimWordOnceToItsPlace) {
-  std::vector<int> hits(kDimLatent * (kTokensPerBlock / 4), 0);
-  for (int w = 0; w < kWarps; ++w)
-    for (int lane = 0; lane < kLanes; ++lane) {
-      const TransposeBases b = transpose_bases(w, lane);
-      const int quad = lane / 2, h = lane % 2;
-      for (int u = 0; u < kTransposeUnitsPerThread; ++u)
-        for (int m = 0; m < 4; ++m)
-          for (int j = 0; j < 4; ++j) {
-            const int dim = 16 * (4 * w + 2 * u + h) + 4 * m + (j ^ h);  // word j holds dim 4 m + (j ^ h)
-            ASSERT_EQ(transpose_store_offset(b, u, m, j), std::uint32_t(sw64_offset(dim, 4 * quad)))
-                << "warp " << w << " lane " << lane << " u " << u << " m " << m << " j " << j;
-            ++hits[dim * (kTokensPerBlock / 4) + quad];
-          }
-    }
-  for (int n : hits) ASSERT_EQ(n, 1);
-}
-
-TEST(WgmmaLayout, TransposerPermutesGiveFourTokensOfOneDim) {
-  // PRMT as the hardware defines it: byte k of the result is byte (nibble k) of {b, a}.
-  EXPECT_EQ(byte_perm(0x33221100u, 0x77665544u, 0x5140u), 0x55114400u);
-  EXPECT_EQ(byte_perm(0x33221100u, 0x77665544u, 0x7632u), 0x77663322u);
-  std::mt19937 rng(7);
-  for (int trial = 0; trial < 1000; ++trial) {
-    std::uint32_t w[4];  // w[t]: 4 dims of token t
-    for (auto& x : w) x = rng();
-    for (int h = 0; h < 2; ++h) {
-      std::uint32_t out[4];
-      transpose_4x4_bytes(w[0], w[1], w[2], w[3], transpose_sel_even(h), transpose_sel_odd(h), out);
-      for (int j = 0; j < 4; ++j)
-        for (int t = 0; t < 4; ++t)
-          ASSERT_EQ((out[j] >> (8 * t)) & 0xff, (w[t] >> (8 * (j ^ h))) & 0xff) << "h " << h << " j " << j << " t " << t;
-    }
-  }
-}
-
-// Shared-memory wavefronts of the transposer's instructions: a 16-byte load is served 8 lanes
-// at a time, as many wavefronts as the most lanes of a group that hit one 16-byte bank group
-// (4 banks) at different addresses; a 4-byte store, as many as the most lanes on one bank.
-TEST(WgmmaLayout, TransposerLoadsAreAtMostTwoWayAndStoresConflictFree) {
-  int load_wavefronts = 0, store_wavefronts = 0;
-  for (int w = 0; w < kWarps; ++w) {
-    std::vector<TransposeBases> b;
-    for (int lane = 0; lane < kLanes; ++lane) b.push_back(transpose_bases(w, lane));
-    for (int u = 0; u < kTransposeUnitsPerThread; ++u) {
-      for (int i = 0; i < 4; ++i)
-        for (int group = 0; group < 4; ++group) {
-          std::vector<std::vector<std::uint32_t>> by_bank(8);
-          for (int lane = 8 * group; lane < 8 * group + 8; ++lane) {
-            const std::uint32_t a = transpose_load_offset(b[lane], u, i);
-            auto& v = by_bank[(a / 16) % 8];
-            if (std::find(v.begin(), v.end(), a) == v.end()) v.push_back(a);
-          }
-          std::size_t most = 0;
-          for (const auto& v : by_bank) most = std::max(most, v.size());
-          EXPECT_LE(most, 2u) << "warp " << w << " u " << u << " i " << i << " lanes " << 8 * group << "..";
-          load_wavefronts += int(most);
-        }
-      for (int m = 0; m < 4; ++m)
-        for (int j = 0; j < 4; ++j) {
-          std::vector<int> per_bank(32, 0);
-          for (int lane = 0; lane < kLanes; ++lane) ++per_bank[(transpose_store_offset(b[lane], u, m, j) / 4) % 32];
-          const int most = *std::max_element(per_bank.begin(), per_bank.end());
-          EXPECT_EQ(most, 1) << "warp " << w << " u " << u << " m " << m << " j " << j;
-          store_wavefronts += most;
-        }
-    }
-  }
-  EXPECT_EQ(load_wavefronts, 512);   // a page: 64 load instructions x 4 lane groups x 2
-  EXPECT_EQ(store_wavefronts, 256);  // 256 store instructions, one wavefront each
+  for (int h : hits) ASSERT_EQ(h, 1);
+  for (int t = 0; t < 4; ++t)
+    for (int r = 0; r < 4; ++r)
+      for (int b = 0; b < 4; ++b)
+        ASSERT_EQ(decode_narrow::p8_k_of_token(decode_narrow::pv_a_token(t, r, b)), decode_narrow::pv_a_k(t, r, b));
 }
 
 }  // namespace

@@ -2,21 +2,25 @@
 //
 // One CTA = one schedule part x one tile of 64 query rows (row = i_q * h_q + h), 256 consumer
 // threads = two warpgroups (and a producer warpgroup that loads pages and writes V^T,
-// components/producer.cuh). Consumer warpgroup s, warp w (0..3 in the group), lane (g, t):
-//   QK  S[64 rows, tokens 32 s .. 32 s + 31] = wgmma m64n32k32 e4m3 (content, 16 k-steps)
-//                                            + wgmma m64n32k16 bf16 (RoPE, 4 k-steps)
-//       the thread holds rows 16 w + g, 16 w + g + 8, tokens 32 s + 8 j + 2 t + {0, 1}
-//   PV  O[64 rows, dims 256 s .. 256 s + 255] += P8 (registers, ldmatrix) x V^T (shared)
-//       in four 64-dim chunks of wgmma m64n64k32 e4m3 (2 k-steps of 32 tokens each)
-// so "row group" = warp in the warpgroup and "split" = warpgroup, the geometry of the
-// tensor-core kernel's wide tiling (decode_tc), whose softmax step this kernel shares.
+// components/producer.cuh). The consumer warpgroups take a segment's blocks in turns (the
+// seesaw of kernel.cuh): warpgroup s owns blocks block_begin + s, + s + 2, ... For its own
+// block, warp w (0..3 in the group), lane (g, t):
+//   QK  S[64 rows, 64 tokens] = wgmma m64n64k32 e4m3 (content, 16 k-steps)
+//       + wgmma m64n64k16 bf16 (RoPE, 4 k-steps); the thread holds rows 16 w + g, 16 w + g + 8,
+//       tokens 32 h + 8 j + 2 t + {0, 1} (h: the accumulator's two halves, j < 4)
+//   softmax over the whole block; P8 and the block's row scalars go to the warpgroup's
+//       exchange slot in shared memory (softmax.cuh)
+// and for every block, its own and the other warpgroup's, in block order:
+//   PV  O^T[dims 256 s .. 256 s + 255, 64 rows] += V^T (registers: ldmatrix.trans of the page)
+//       x P8^T (the owner's slot, shared), four dim tiles of wgmma m64n64k32 e4m3 (2 k-steps of
+//       32 tokens each), the narrow kernel's PV form (decode_narrow/config.h)
 //
 // Shared-memory operands are in the canonical K-major layouts of wgmma:
 //   SW128  rows of 128 bytes, 8-row atoms of 1024 bytes, 16-byte chunk c of row r stored at
 //          chunk c ^ (r % 8); a tile of R rows x 512 bytes is four 128-byte column blocks of
 //          R x 128 bytes (Q content, K content, Q RoPE and K RoPE (one block each)).
 //   SW64   rows of 64 bytes, 8-row atoms of 512 bytes, chunk c of row r at c ^ ((r / 2) % 4)
-//          (V^T: 512 dims x 64 tokens).
+//          (P8^T: 64 query rows x 64 tokens).
 // The swizzle is applied by the hardware to address bits, so every tile starts 1024-aligned.
 #pragma once
 
@@ -37,10 +41,13 @@ inline constexpr int kWarpgroups = 2;
 inline constexpr int kWarpgroupThreads = 128;
 inline constexpr int kThreads = kWarpgroups * kWarpgroupThreads;  // 256 consumers
 inline constexpr int kWarpThreads = 32;
-inline constexpr int kStages = 3;                   // cache pages staged: two loads in flight while one is used
+// Cache pages staged: the two blocks of a turn (one a warpgroup) are in use at once, the
+// producer loads the next turn's two meanwhile.
+inline constexpr int kStages = 4;
 
-// QK: each warpgroup scores 32 of the page's 64 tokens.
-inline constexpr int kQkTokensPerWarpgroup = kTokensPerBlock / kWarpgroups;  // 32 = wgmma N
+// QK's accumulator, 8 n-tiles of 8 tokens, kept as two halves of 32 tokens.
+inline constexpr int kQkHalfTokens = 32;
+inline constexpr int kQkHalves = kTokensPerBlock / kQkHalfTokens;  // 2
 inline constexpr int kContentKStepBytes = 32;       // e4m3 k-step: 32 values
 inline constexpr int kRopeKStepBytes = 32;          // bf16 k-step: 16 values
 inline constexpr int kContentKSteps = kDimLatent / kContentKStepBytes;       // 16
@@ -49,8 +56,8 @@ inline constexpr int kRopeKSteps = 2 * kDimRope / kRopeKStepBytes;           // 
 // kernel's). Two measured 3-9 % faster, but put h_q = 16, s_q = 4 at rel L2 2.06e-3 from the
 // emulation, over the tests' 2e-3 (docs/perf.md, v12).
 inline constexpr int kKStepsPerPromotion = 1;
-// PV: each warpgroup owns 256 output dims, computed in chunks of 64 (wgmma N) so that one
-// chunk's block product (P8 x V, fp32) fits beside O before it is folded in.
+// PV: each warpgroup owns 256 output dims, computed in chunks (dim tiles) of 64 (wgmma M) so
+// that one chunk's block product (V^T x P8^T, fp32) fits beside O before it is folded in.
 inline constexpr int kPvDimsPerWarpgroup = kDimLatent / kWarpgroups;          // 256
 inline constexpr int kPvChunkDims = 64;
 inline constexpr int kPvChunks = kPvDimsPerWarpgroup / kPvChunkDims;          // 4

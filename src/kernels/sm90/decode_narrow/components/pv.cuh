@@ -9,7 +9,7 @@
 // Tokens at or past n_hi (the most any row sees in this page) are zeroed in the fragments: P8 is
 // zero there and the NaN poison of page tails must not reach the product (0 x NaN). Tokens in
 // [n_lo, n_hi) are seen by some rows only (causal s_q > 1): their e4m3 NaN codes are zeroed, so
-// a NaN token cannot reach a row that does not see it (decode_wgmma/components/transpose_v.cuh
+// a NaN token cannot reach a row that does not see it (decode_wgmma/components/e4m3_nans.cuh
 // says why the rows that see it still come out NaN).
 #pragma once
 
@@ -19,7 +19,7 @@
 #include "kernels/sm90/decode_narrow/components/mma.cuh"
 #include "kernels/sm90/decode_narrow/components/softmax_p.cuh"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
-#include "kernels/sm90/decode_wgmma/components/transpose_v.cuh"
+#include "kernels/sm90/decode_wgmma/components/e4m3_nans.cuh"
 
 namespace snapmla::kernels::decode_narrow {
 

@@ -1,52 +1,101 @@
 // Step 5, at the end of a segment: O / l and the LSE, with the semantics of the other decode
 // kernels (ref::finish_row): a request with one split writes out (bf16) and lse (natural log,
 // +inf for a row that saw nothing, with out = 0); a split of a longer request writes partial_o
-// (fp32, O / l) and partial_lse (log2, -inf if empty, with partial_o = 0). Thread (w, g, t) of
-// warpgroup s owns rows 16 w + g + {0, 8} and dims 256 s + 64 c + 8 j + 2 t + {0, 1}.
+// (fp32, O / l) and partial_lse (log2, -inf if empty, with partial_o = 0).
+// The row state lives with the softmax's rows (16 w + g + {0, 8}), O^T with PV's 16 query rows
+// a thread (pv.cuh): publish_finish puts 1 / l and the LSE of every row in shared memory, and
+// after a barrier write_segment scales O^T and writes it out through shared memory.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "common/codecs.h"
 #include "common/quant_rules.h"
 #include "kernels/params.h"
+#include "kernels/sm90/decode_wgmma/components/producer.cuh"
 #include "kernels/sm90/decode_wgmma/components/pv.cuh"
+#include "kernels/sm90/decode_wgmma/components/softmax.cuh"
 
 namespace snapmla::kernels::decode_wgmma {
 
-__device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int row0, int wg, int split, bool single,
-                                              const decode_tc::RowState& state, const OutputAcc& o) {
-  const int rows = p.s_q * p.h_q;
-  const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, g = lane / 4, t = lane % 4;
+// Warpgroup 0's quad leaders publish their two rows (both warpgroups hold the same state).
+__device__ __forceinline__ void publish_finish(SharedStorage& sm, int wg, const decode_tc::RowState& state) {
+  const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4;
+  if (wg != 0 || lane % 4 != 0) return;
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) {
-    const int row = row0 + 16 * warp + g + 8 * i;
-    if (row >= rows) continue;
+    const int r = 16 * warp + lane / 4 + 8 * i;
     const auto [empty, inv_l, lse2] = decode_tc::finish_row(state, i);
+    sm.finish_inv_l[r] = inv_l;
+    sm.finish_lse2[r] = lse2;  // -inf exactly for an empty row
+  }
+}
+
+// The output rows go out through shared memory, one dim tile of each warpgroup a round: O^T's
+// fragments hold 16 rows x 2 dims a thread, and stored from there each 128-byte line of a row
+// was written half by one warp and half by another; the partial_o stores of a split took ~3x
+// as long as the 64-row kernel's before (docs/perf.md, the seesaw). Staged, every warp writes
+// whole lines. The staging area is the query tile's (QK is done for the segment); its rows are
+// padded to 132 floats so that the fragments' float2 stores are free of bank conflicts.
+inline constexpr int kOutRowFloats = 2 * kPvChunkDims + 4;  // one dim tile of each warpgroup
+static_assert(offsetof(SharedStorage, q_rope) == offsetof(SharedStorage, q_content) + sizeof(SharedStorage::q_content) &&
+                  kRowsPerCta * kOutRowFloats * sizeof(float) <= sizeof(SharedStorage::q_content) + sizeof(SharedStorage::q_rope),
+              "the output staging fits in the query tile");
+
+// After publish_finish and a barrier; every consumer thread.
+__device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStorage& sm, int b, int row0, int wg,
+                                              int split, bool single, const OutputAcc& o) {
+  const int rows = p.s_q * p.h_q;
+  const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, g = lane / 4, t = lane % 4;
+  auto* staged = reinterpret_cast<float(*)[kOutRowFloats]>(sm.q_content);
+  const auto row_out = [&](int r, int piece_dim, float4 v) {
+    const int row = row0 + r;
     // / and %, not query_row (one division): with query_row here and in merge_splits, ptxas laid
     // out this kernel's block loop differently and the large calls lost 1-2 % (docs/perf.md, v33).
     const long long iq = row / p.h_q, h = row % p.h_q;
-    const bool lse_writer = wg == 0 && t == 0;
-    const long long slot = static_cast<long long>(split) * rows + row;
-    std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2];
-    float* partial = p.partial_o + slot * kDimLatent;
-#pragma unroll
-    for (int c = 0; c < kPvChunks; ++c)
-#pragma unroll
-      for (int j = 0; j < kPvChunkDims / 8; ++j) {
-        const int dim = wg * kPvDimsPerWarpgroup + c * kPvChunkDims + 8 * j + 2 * t;
-        const float v0 = empty ? 0.0f : __fmul_rn(o[c][4 * j + 2 * i], inv_l);
-        const float v1 = empty ? 0.0f : __fmul_rn(o[c][4 * j + 2 * i + 1], inv_l);
-        if (single) {
-          *reinterpret_cast<std::uint32_t*>(out + dim) = bf16_from_float(v0) | (std::uint32_t(bf16_from_float(v1)) << 16);
-        } else {
-          *reinterpret_cast<float2*>(partial + dim) = make_float2(v0, v1);
-        }
-      }
-    if (lse_writer) {
-      if (single) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = reported_lse(lse2);
-      else p.partial_lse[slot] = lse2;
+    if (single) {
+      std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2] + piece_dim;
+      const uint2 packed{bf16_from_float(v.x) | (std::uint32_t(bf16_from_float(v.y)) << 16),
+                         bf16_from_float(v.z) | (std::uint32_t(bf16_from_float(v.w)) << 16)};
+      *reinterpret_cast<uint2*>(out) = packed;
+    } else {
+      *reinterpret_cast<float4*>(p.partial_o + (static_cast<long long>(split) * rows + row) * kDimLatent + piece_dim) = v;
     }
+  };
+  constexpr int kPieceFloat4s = kPvChunkDims / 4;                                   // 16
+  constexpr int kRoundFloat4s = kRowsPerCta * kWarpgroups * kPieceFloat4s;          // 2048
+#pragma unroll
+  for (int i = 0; i < kPvChunks; ++i) {
+    // O^T tile i of each warpgroup, divided by l, into the staging rows.
+#pragma unroll
+    for (int c = 0; c < kPvChunkRegs / 2; ++c) {  // the thread's 16 query rows: register pairs k = 4 j + 2 r + e
+      const int k0 = 4 * (c / 2) + c % 2;         // r = 0: dim 2 g; k0 + 2: r = 1, dim 2 g + 1
+      const int r = pv_col(k0, t);
+      const bool empty = sm.finish_lse2[r] == -__int_as_float(0x7f800000);
+      const float inv_l = sm.finish_inv_l[r];
+      const float v0 = empty ? 0.0f : __fmul_rn(o[i][k0], inv_l);
+      const float v1 = empty ? 0.0f : __fmul_rn(o[i][k0 + 2], inv_l);
+      *reinterpret_cast<float2*>(&staged[r][wg * kPvChunkDims + decode_narrow::pv_out_dim(0, warp, g, 0)]) =
+          make_float2(v0, v1);
+    }
+    consumer_sync();
+    // Out, a row's two 64-dim pieces (dims 64 i and 256 + 64 i) a warp instruction.
+#pragma unroll
+    for (int k = static_cast<int>(threadIdx.x); k < kRoundFloat4s; k += kThreads) {
+      const int r = k / (kWarpgroups * kPieceFloat4s), piece = (k / kPieceFloat4s) % kWarpgroups, f = k % kPieceFloat4s;
+      if (row0 + r < rows)
+        row_out(r, piece * kPvDimsPerWarpgroup + i * kPvChunkDims + 4 * f,
+                *reinterpret_cast<const float4*>(&staged[r][piece * kPvChunkDims + 4 * f]));
+    }
+    consumer_sync();
+  }
+  if (threadIdx.x < kRowsPerCta && row0 + static_cast<int>(threadIdx.x) < rows) {  // one LSE writer a row
+    const int r = threadIdx.x, row = row0 + r;
+    const long long iq = row / p.h_q, h = row % p.h_q;
+    const float lse2 = sm.finish_lse2[r];
+    if (single) p.lse[b * p.lse_stride[0] + h * p.lse_stride[1] + iq * p.lse_stride[2]] = reported_lse(lse2);
+    else p.partial_lse[static_cast<long long>(split) * rows + row] = lse2;
   }
 }
 

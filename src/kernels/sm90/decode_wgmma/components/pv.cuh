@@ -1,83 +1,137 @@
-// Step 4: O = O * alpha + unmult * (P8 @ V) for the tile's 64 rows and the warpgroup's 256
-// dims, in four 64-dim chunks. A = P8 (e4m3, natural token order in shared memory) is read
-// once per block into the m64n32k32 A fragments with ldmatrix (rows 16 w + 0..15 per warp);
-// B = V^T (SW64, transpose_v.cuh). Each chunk's block product starts from zero and is folded
-// into O in fp32 as the emulation does (two-level accumulation: the tensor core sums 64 tokens,
-// O sums blocks with fold_block, kernels/common/block_fold.cuh).
+// Step 4: O^T = O^T * alpha + unmult * (V^T @ P8^T) for the warpgroup's 256 dims (4 dim tiles
+// of 64) and the tile's 64 query rows: the narrow kernel's PV form with 64 rows in N
+// (decode_narrow/components/pv.cuh, whose fragment maps it uses):
+//   A = V^T from registers: per dim tile and 32-token k-step, ldmatrix.trans of the page's token
+//       rows (the warp's 16-byte chunk of dims) and two byte permutes;
+//   B = P8^T from the block owner's exchange slot: SW64, 64 query rows x 64 tokens in the PV k
+//       order (decode_narrow::p8_k_of_token), written so by the owner's softmax.
+// No V^T in shared memory and no transposer. Thread (w, g, t) of warpgroup s holds
+// o[i][4 j + 2 r + e] = dim decode_narrow::pv_out_dim(4 s + i, w, g, r), query row 8 j + 2 t + e:
+// 16 query rows, whose alpha and unmult come from the slot. Each tile's block product starts
+// from zero and is folded into O in fp32 as the emulation does (two-level accumulation); tile
+// i + 1 runs on the tensor cores while tile i is folded.
+// Tokens at or past n_hi are zeroed in the fragments and NaN codes of tokens in [n_lo, n_hi)
+// are zeroed (decode_narrow/components/pv.cuh says why).
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/common/block_fold.cuh"
-#include "kernels/sm90/decode_tc/components/softmax_p.cuh"
+#include "kernels/sm90/decode_narrow/components/pv.cuh"
+#include "kernels/sm90/decode_wgmma/components/e4m3_nans.cuh"
+#include "kernels/sm90/decode_narrow/config.h"
 #include "kernels/sm90/decode_tc/components/warp_mma.cuh"
 #include "kernels/sm90/decode_wgmma/components/shared_storage.cuh"
 #include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
 
 namespace snapmla::kernels::decode_wgmma {
 
-using decode_tc::BlockStep;
-using decode_tc::kRowsPerThread;
-using OutputAcc = float[kPvChunks][kPvChunkRegs];  // o[c][4 j + 2 i + e]: row 16 w + g + 8 i, dim 64 c + 8 j + 2 t + e
+using OutputAcc = float[kPvChunks][kPvChunkRegs];
 
-// `live`: the warp holds real query rows; a warp of padding rows feeds zeros to the warpgroup's
-// MMAs and folds nothing.
-__device__ __forceinline__ void accumulate_pv(const SharedStorage& sm, int wg, bool live, const BlockStep& step,
-                                              OutputAcc& o) {
-  const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4;
-  std::uint32_t a[kPvKSteps][4];
-  const std::uint32_t a_base =
-      smem_u32(&sm.p8[16 * warp + decode_tc::lane_a_row(lane)][decode_tc::lane_a_byte(lane)]);
+// The query row (N column) of accumulator register k: 8 j + 2 t + e for k = 4 j + 2 r + e.
+__device__ __forceinline__ int pv_col(int k, int t) { return 8 * (k / 4) + 2 * t + k % 2; }
+
+template <bool kTail>
+__device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
+                                                    int n_hi, OutputAcc& o) {
+  const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, t = lane % 4;
+  // ldmatrix row address of lane l: token row l of the k-step, 16-byte chunk 4 (m % 2) + warp of
+  // the 128-byte row of column block m / 2 (SW128: chunk c of row r sits at c ^ (r % 8)).
+  const std::uint32_t page = smem_u32(st.content) + lane * kSw128RowBytes;
+  std::uint32_t swizzled[2];
 #pragma unroll
-  for (int ks = 0; ks < kPvKSteps; ++ks) {
-    if (live) {
-      decode_tc::ldsm_x4(a_base + ks * 32, a[ks]);
-    } else {
-      a[ks][0] = a[ks][1] = a[ks][2] = a[ks][3] = 0u;
-    }
-#pragma unroll
-    for (int r = 0; r < 4; ++r) cute::warpgroup_fence_operand(a[ks][r]);
-  }
-  const std::uint64_t vt = sw64_desc(smem_u32(sm.vt) + wg * kPvDimsPerWarpgroup * kSw64RowBytes);
-  // Chunk c + 1 runs on the tensor cores while chunk c is folded into O.
+  for (int v = 0; v < 2; ++v) swizzled[v] = ((4 * v + warp) ^ (lane % 8)) * kChunkBytes;
+  decode_narrow::FragmentMasks masks{};
+  if constexpr (kTail) masks = decode_narrow::fragment_masks(t, n_lo, n_hi);
+
+  // One raw buffer: issue(i) turns it into the A fragments before load_raw(i + 1) refills it.
+  std::uint32_t raw[kPvKSteps][4], a[kPvKSteps][4];
   float part[2][kPvChunkRegs];
-  const auto issue = [&](int c) {
-    float(&d)[kPvChunkRegs] = part[c % 2];
+  const std::uint32_t p8 = smem_u32(slot.p8);
+  const auto load_raw = [&](int i) {
+    // Dim tile m = 4 wg + i: column block m / 2 = 2 wg + i / 2, chunk half m % 2 = i % 2 (a
+    // constant after unrolling; m % 2 would index swizzled[] at run time, in local memory).
+    const int block = 2 * wg + i / 2;
+    const std::uint32_t base = page + block * (kTokensPerBlock * kSw128RowBytes) + swizzled[i % 2];
+#pragma unroll
+    for (int ks = 0; ks < kPvKSteps; ++ks) decode_tc::ldsm_x4_trans(base + ks * 32 * kSw128RowBytes, raw[ks]);
+  };
+  const auto issue = [&](int i) {
+#pragma unroll
+    for (int ks = 0; ks < kPvKSteps; ++ks) {
+      const std::uint32_t(&r)[4] = raw[ks];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        a[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
+        a[ks][2 * h + 1] = __byte_perm(r[2 * h], r[2 * h + 1], 0x7531);  // dim 2 g + 1
+        if constexpr (kTail) {
+          a[ks][2 * h] = decode_narrow::mask_fragment(a[ks][2 * h], masks.keep[ks][h], masks.sanitize[ks][h]);
+          a[ks][2 * h + 1] = decode_narrow::mask_fragment(a[ks][2 * h + 1], masks.keep[ks][h], masks.sanitize[ks][h]);
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < 4; ++k) cute::warpgroup_fence_operand(a[ks][k]);
+    }
+    float(&d)[kPvChunkRegs] = part[i % 2];
     fence_operands(d);
     cute::warpgroup_arrive();
 #pragma unroll
-    for (int ks = 0; ks < kPvKSteps; ++ks)
-      pv_step(a[ks], advance_desc(vt, c * kPvChunkDims * kSw64RowBytes + ks * 32), d, ks > 0);
+    for (int ks = 0; ks < kPvKSteps; ++ks) pv_step(a[ks], sw64_desc(p8 + ks * 32), d, ks > 0);
     cute::warpgroup_commit_batch();
   };
-  // A row that sees nothing of the block has alpha = 1 and unmult = 0, and its block product is
-  // finite (P8 = 0, V^T has no NaN where some row does not look), so the fold leaves it as it is,
-  // as the reference does. O * 1 is O exactly: when no row of the warp rescales, skip it.
-  const bool rescale = __any_sync(0xffffffffu, step.alpha[0] != 1.0f || step.alpha[1] != 1.0f);
+  // O * alpha once, under a warp-uniform branch (O * 1 is O exactly, and in most blocks no row
+  // rescales), so that the fold below is a single fma (kernels/common/block_fold.cuh).
+  const auto rescale_o = [&] {
+    float2 alpha[kPvChunkRegs / 4];
+    bool rescales = false;
 #pragma unroll
-  for (int k = 0; k < kPvChunkRegs; ++k) { part[0][k] = 0.0f; part[1][k] = 0.0f; }
+    for (int j = 0; j < kPvChunkRegs / 4; ++j) {
+      alpha[j] = *reinterpret_cast<const float2*>(&slot.alpha[8 * j + 2 * t]);
+      rescales |= alpha[j].x != 1.0f || alpha[j].y != 1.0f;
+    }
+    if (__any_sync(0xffffffffu, rescales)) {
+#pragma unroll
+      for (int i = 0; i < kPvChunks; ++i)
+#pragma unroll
+        for (int k = 0; k < kPvChunkRegs; ++k)
+          o[i][k] = __fmul_rn(o[i][k], k % 2 == 0 ? alpha[k / 4].x : alpha[k / 4].y);
+    }
+  };
+  load_raw(0);
   issue(0);
+  load_raw(1);
+  rescale_o();  // while tile 0 runs on the tensor cores
 #pragma unroll
-  for (int c = 0; c < kPvChunks; ++c) {
-    if (c + 1 < kPvChunks) {
-      issue(c + 1);
+  for (int i = 0; i < kPvChunks; ++i) {
+    if (i + 1 < kPvChunks) issue(i + 1);
+    if (i + 2 < kPvChunks) load_raw(i + 2);
+    if (i + 1 < kPvChunks) {
       cute::warpgroup_wait<1>();
     } else {
       cute::warpgroup_wait<0>();
     }
-    float(&d)[kPvChunkRegs] = part[c % 2];
+    float(&d)[kPvChunkRegs] = part[i % 2];
     fence_operands(d);
-    if (!live) continue;
-    if (rescale) {
 #pragma unroll
-      for (int k = 0; k < kPvChunkRegs; ++k) {
-        const int i = (k / 2) % 2;
-        o[c][k] = fold_block(o[c][k], step.alpha[i], step.unmult[i], d[k]);
+    for (int j = 0; j < kPvChunkRegs / 4; ++j) {
+      const float2 unmult = *reinterpret_cast<const float2*>(&slot.unmult[8 * j + 2 * t]);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const int k = 4 * j + q;
+        o[i][k] = fold_block_unscaled(o[i][k], q % 2 == 0 ? unmult.x : unmult.y, d[k]);  // o is already o * alpha
       }
-    } else {
-#pragma unroll
-      for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = fold_block_unscaled(o[c][k], step.unmult[(k / 2) % 2], d[k]);
     }
+  }
+}
+
+// One block: P8 and the rows' alpha / unmult from its owner's slot, V from its page. The masking
+// is chosen once a block (n_lo is CTA-uniform), not once a fragment.
+__device__ __forceinline__ void accumulate_pv(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
+                                              int n_hi, OutputAcc& o) {
+  if (n_lo < kTokensPerBlock) {
+    accumulate_pv_block<true>(slot, st, wg, n_lo, n_hi, o);
+  } else {
+    accumulate_pv_block<false>(slot, st, wg, n_lo, n_hi, o);
   }
 }
 

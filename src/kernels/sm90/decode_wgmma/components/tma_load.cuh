@@ -19,6 +19,7 @@
 #include "kernels/common/cuda_utils.cuh"
 #include "kernels/params.h"
 #include "kernels/sm90/decode_wgmma/components/load.cuh"
+#include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
 
 namespace snapmla::kernels::decode_wgmma {
 
@@ -129,9 +130,15 @@ __device__ __forceinline__ void issue_page(const DecodeParams& p, const PageMaps
   issue_page<kLoaderThreads>(p, maps, page, st, full, static_cast<int>(threadIdx.x), [] {});
 }
 
+// Waits for the phase of mbarrier `barrier` whose parity is bit `bit` of `phases`, and flips it.
+__device__ __forceinline__ void wait_phase(std::uint64_t* barrier, std::uint32_t& phases, int bit) {
+  cutlass::arch::ClusterBarrier::wait(barrier, (phases >> bit) & 1u);
+  phases ^= 1u << bit;
+}
+
+// Stage `stage`'s barrier of the array `full`, its parity in bit `stage` of `phases`.
 __device__ __forceinline__ void wait_page(std::uint64_t* full, std::uint32_t& phases, int stage) {
-  cutlass::arch::ClusterBarrier::wait(&full[stage], (phases >> stage) & 1u);
-  phases ^= 1u << stage;
+  wait_phase(&full[stage], phases, stage);
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -1,7 +1,7 @@
 // The warpgroup MMAs of the kernel, on CuTe's sm90 atoms (cute/arch/mma_sm90_gmma.hpp):
-//   qk_content  m64n32k32 e4m3 x e4m3 -> f32, A and B from shared memory (SS)
-//   qk_rope     m64n32k16 bf16 x bf16 -> f32, SS, both K-major
-//   pv          m64n64k32 e4m3 x e4m3 -> f32, A (P8) from registers, B (V^T) from shared (RS)
+//   qk_content_block  m64n64k32 e4m3 x e4m3 -> f32, A and B from shared memory (SS)
+//   qk_rope_block     m64n64k16 bf16 x bf16 -> f32, SS, both K-major
+//   pv_step           m64n64k32 e4m3 x e4m3 -> f32, A (V^T) from registers, B (P8^T) from shared (RS)
 // and the shared-memory matrix descriptors of the K-major swizzled tiles (config.h).
 //
 // Accumulator fragments (every m64nN wgmma): warp w of the warpgroup, lane (g = lane / 4,
@@ -126,22 +126,20 @@ __device__ __forceinline__ gmma::ScaleOut scale_out(bool accumulate) {
   return accumulate ? gmma::ScaleOut::One : gmma::ScaleOut::Zero;
 }
 
-// S[16 values] (+)= Q(desc a) x K(desc b)^T, one e4m3 k-step of 32; accumulate = false starts
-// from zero.
-__device__ __forceinline__ void qk_content(std::uint64_t a, std::uint64_t b, float (&d)[16], bool accumulate) {
-  gmma::MMA_64x32x32_F32E4M3E4M3_SS_TN<>::fma(a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9],
-                                               d[10], d[11], d[12], d[13], d[14], d[15], scale_out(accumulate));
+// S[32 values] (+)= Q x K^T over the whole 64-token page (m64n64), e4m3 / bf16 k-steps.
+#define SNAPMLA_D32(d)                                                                                              \
+  d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15], d[16], d[17], \
+      d[18], d[19], d[20], d[21], d[22], d[23], d[24], d[25], d[26], d[27], d[28], d[29], d[30], d[31]
+__device__ __forceinline__ void qk_content_block(std::uint64_t a, std::uint64_t b, float (&d)[32], bool accumulate) {
+  gmma::MMA_64x64x32_F32E4M3E4M3_SS_TN<>::fma(a, b, SNAPMLA_D32(d), scale_out(accumulate));
 }
-
-// S[16 values] (+)= Q_rope(desc a) x K_rope(desc b)^T, one bf16 k-step of 16.
-__device__ __forceinline__ void qk_rope(std::uint64_t a, std::uint64_t b, float (&d)[16], bool accumulate) {
-  gmma::MMA_64x32x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>::fma(
-      a, b, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15],
-      scale_out(accumulate));
+__device__ __forceinline__ void qk_rope_block(std::uint64_t a, std::uint64_t b, float (&d)[32], bool accumulate) {
+  gmma::MMA_64x64x16_F32BF16BF16_SS<gmma::Major::K, gmma::Major::K>::fma(a, b, SNAPMLA_D32(d), scale_out(accumulate));
 }
+#undef SNAPMLA_D32
 
-// C[32 values] (+)= P8(a, registers) x V^T(desc b), one k-step of 32 tokens; accumulate = false
-// starts from zero.
+// C[32 values] (+)= A(a, registers) x B(desc b), one e4m3 k-step of 32; accumulate = false
+// starts from zero (PV: A = V^T's fragments, B = P8^T).
 __device__ __forceinline__ void pv_step(const std::uint32_t (&a)[4], std::uint64_t b, float (&d)[32],
                                         bool accumulate) {
   gmma::MMA_64x64x32_F32E4M3E4M3_RS_TN<>::fma(
