@@ -65,6 +65,8 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
   const bool no_padding_rows = row0 + kRowsPerCta <= p.s_q * p.h_q;  // CTA-uniform
   const bool warp_leader = threadIdx.x % kWarpThreads == 0;
   const int length = p.lengths[b];
+  // Read now, used in the epilogue: loaded there, it kept the epilogue waiting ~1,000 cycles.
+  const int splits = p.split_begin[b + 1] - p.split_begin[b];
 
   load_query_tile(p, b, row0, length, sm);
   fence_view_async_shared();  // q tiles: generic writes, wgmma reads
@@ -174,7 +176,6 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
   // 5. epilogue: the rows' 1 / l and LSE through shared memory to PV's layout
   publish_finish(sm, wg, state);
   consumer_sync();
-  const int splits = p.split_begin[b + 1] - p.split_begin[b];
   write_segment(p, sm, b, row0, wg, split, splits == 1, o);
   consumer_sync();  // q and the row state are reset by the next segment
   // The CTA that writes the last split of the request's row tile merges them after its

@@ -43,50 +43,72 @@ static_assert(offsetof(SharedStorage, q_rope) == offsetof(SharedStorage, q_conte
                   kRowsPerCta * kOutRowFloats * sizeof(float) <= sizeof(SharedStorage::q_content) + sizeof(SharedStorage::q_rope),
               "the output staging fits in the query tile");
 
-// After publish_finish and a barrier; every consumer thread.
+// After publish_finish and a barrier; every consumer thread. Consumes o (its tiles rotate).
 __device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStorage& sm, int b, int row0, int wg,
-                                              int split, bool single, const OutputAcc& o) {
+                                              int split, bool single, OutputAcc& o) {
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, g = lane / 4, t = lane % 4;
   auto* staged = reinterpret_cast<float(*)[kOutRowFloats]>(sm.q_content);
-  const auto row_out = [&](int r, int piece_dim, float4 v) {
-    const int row = row0 + r;
-    // / and %, not query_row (one division): with query_row here and in merge_splits, ptxas laid
-    // out this kernel's block loop differently and the large calls lost 1-2 % (docs/perf.md, v33).
-    const long long iq = row / p.h_q, h = row % p.h_q;
-    if (single) {
-      std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2] + piece_dim;
-      const uint2 packed{bf16_from_float(v.x) | (std::uint32_t(bf16_from_float(v.y)) << 16),
-                         bf16_from_float(v.z) | (std::uint32_t(bf16_from_float(v.w)) << 16)};
-      *reinterpret_cast<uint2*>(out) = packed;
-    } else {
-      *reinterpret_cast<float4*>(p.partial_o + (static_cast<long long>(split) * rows + row) * kDimLatent + piece_dim) = v;
-    }
-  };
-  constexpr int kPieceFloat4s = kPvChunkDims / 4;                                   // 16
-  constexpr int kRoundFloat4s = kRowsPerCta * kWarpgroups * kPieceFloat4s;          // 2048
+  constexpr int kRowRegs = kPvChunkRegs / 2;  // the thread's 16 query rows: register pairs k = 4 j + 2 r + e
+  const auto row_of_pair = [&](int c) { return pv_col(4 * (c / 2) + c % 2, t); };
+
+  // 1 / l of the thread's rows, read once, all loads in flight together. Read in each round,
+  // every load waited for the round's staging stores before it (they might alias) and a round
+  // took ~1,400 cycles (docs/perf.md, v40).
+  float inv_l[kRowRegs];
+  std::uint32_t empty_rows = 0;
 #pragma unroll
+  for (int c = 0; c < kRowRegs; ++c) {
+    const int r = row_of_pair(c);
+    inv_l[c] = sm.finish_inv_l[r];
+    if (sm.finish_lse2[r] == -__int_as_float(0x7f800000)) empty_rows |= 1u << c;
+  }
+
+  // Out: a warp instruction writes a row's two 64-dim pieces (dims 64 i and 256 + 64 i); the
+  // thread's rows are cta_warp + 8 j, its float4 the same in every round.
+  constexpr int kPieceFloat4s = kPvChunkDims / 4;                                   // 16
+  constexpr int kOutRows = kRowsPerCta * kWarpgroups * kPieceFloat4s / kThreads;  // 8 rows a thread
+  static_assert(kWarpgroups * kPieceFloat4s == kWarpThreads && kOutRows * kConsumerWarps == kRowsPerCta,
+                "a warp instruction is one row's two pieces");
+  const int cta_warp = threadIdx.x / kWarpThreads, piece = lane / kPieceFloat4s, f = lane % kPieceFloat4s;
+
+  // The rounds run as a loop, not unrolled, tile 0 of o taking the next tile each round: this
+  // code runs once a segment, and at b = 1 fetching it cold cost more than running it (clock
+  // stamps: ~12,000 cycles unrolled, with or without the global stores; docs/perf.md, v40).
+#pragma unroll 1
   for (int i = 0; i < kPvChunks; ++i) {
     // O^T tile i of each warpgroup, divided by l, into the staging rows.
 #pragma unroll
-    for (int c = 0; c < kPvChunkRegs / 2; ++c) {  // the thread's 16 query rows: register pairs k = 4 j + 2 r + e
-      const int k0 = 4 * (c / 2) + c % 2;         // r = 0: dim 2 g; k0 + 2: r = 1, dim 2 g + 1
-      const int r = pv_col(k0, t);
-      const bool empty = sm.finish_lse2[r] == -__int_as_float(0x7f800000);
-      const float inv_l = sm.finish_inv_l[r];
-      const float v0 = empty ? 0.0f : __fmul_rn(o[i][k0], inv_l);
-      const float v1 = empty ? 0.0f : __fmul_rn(o[i][k0 + 2], inv_l);
-      *reinterpret_cast<float2*>(&staged[r][wg * kPvChunkDims + decode_narrow::pv_out_dim(0, warp, g, 0)]) =
+    for (int c = 0; c < kRowRegs; ++c) {
+      const int k0 = 4 * (c / 2) + c % 2;  // r = 0: dim 2 g; k0 + 2: r = 1, dim 2 g + 1
+      const bool empty = (empty_rows >> c) & 1u;
+      const float v0 = empty ? 0.0f : __fmul_rn(o[0][k0], inv_l[c]);
+      const float v1 = empty ? 0.0f : __fmul_rn(o[0][k0 + 2], inv_l[c]);
+      *reinterpret_cast<float2*>(&staged[row_of_pair(c)][wg * kPvChunkDims + decode_narrow::pv_out_dim(0, warp, g, 0)]) =
           make_float2(v0, v1);
     }
-    consumer_sync();
-    // Out, a row's two 64-dim pieces (dims 64 i and 256 + 64 i) a warp instruction.
 #pragma unroll
-    for (int k = static_cast<int>(threadIdx.x); k < kRoundFloat4s; k += kThreads) {
-      const int r = k / (kWarpgroups * kPieceFloat4s), piece = (k / kPieceFloat4s) % kWarpgroups, f = k % kPieceFloat4s;
-      if (row0 + r < rows)
-        row_out(r, piece * kPvDimsPerWarpgroup + i * kPvChunkDims + 4 * f,
-                *reinterpret_cast<const float4*>(&staged[r][piece * kPvChunkDims + 4 * f]));
+    for (int m = 0; m + 1 < kPvChunks; ++m)
+#pragma unroll
+      for (int k = 0; k < kPvChunkRegs; ++k) o[m][k] = o[m + 1][k];
+    consumer_sync();
+#pragma unroll 1
+    for (int j = 0; j < kOutRows; ++j) {
+      const int r = cta_warp + kConsumerWarps * j, row = row0 + r;
+      if (row >= rows) break;
+      const float4 v = *reinterpret_cast<const float4*>(&staged[r][piece * kPvChunkDims + 4 * f]);
+      const int dim = piece * kPvDimsPerWarpgroup + i * kPvChunkDims + 4 * f;
+      // / and %, not query_row (one division): with query_row here and in merge_splits, ptxas laid
+      // out this kernel's block loop differently and the large calls lost 1-2 % (docs/perf.md, v33).
+      const long long iq = row / p.h_q, h = row % p.h_q;
+      if (single) {
+        std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2] + dim;
+        const uint2 packed{bf16_from_float(v.x) | (std::uint32_t(bf16_from_float(v.y)) << 16),
+                           bf16_from_float(v.z) | (std::uint32_t(bf16_from_float(v.w)) << 16)};
+        *reinterpret_cast<uint2*>(out) = packed;
+      } else {
+        *reinterpret_cast<float4*>(p.partial_o + (static_cast<long long>(split) * rows + row) * kDimLatent + dim) = v;
+      }
     }
     consumer_sync();
   }
