@@ -92,22 +92,27 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStora
 #pragma unroll
       for (int k = 0; k < kPvChunkRegs; ++k) o[m][k] = o[m + 1][k];
     consumer_sync();
-#pragma unroll 1
+    // The thread's 8 loads first, then its 8 stores: one after the other, a load and its store
+    // took ~1,150 cycles a round (clock stamps, docs/perf.md, v40).
+    float4 v[kOutRows];
+#pragma unroll
+    for (int j = 0; j < kOutRows; ++j)
+      v[j] = *reinterpret_cast<const float4*>(&staged[cta_warp + kConsumerWarps * j][piece * kPvChunkDims + 4 * f]);
+#pragma unroll
     for (int j = 0; j < kOutRows; ++j) {
-      const int r = cta_warp + kConsumerWarps * j, row = row0 + r;
+      const int row = row0 + cta_warp + kConsumerWarps * j;
       if (row >= rows) break;
-      const float4 v = *reinterpret_cast<const float4*>(&staged[r][piece * kPvChunkDims + 4 * f]);
       const int dim = piece * kPvDimsPerWarpgroup + i * kPvChunkDims + 4 * f;
       // / and %, not query_row (one division): with query_row here and in merge_splits, ptxas laid
       // out this kernel's block loop differently and the large calls lost 1-2 % (docs/perf.md, v33).
       const long long iq = row / p.h_q, h = row % p.h_q;
       if (single) {
         std::uint16_t* out = p.out + b * p.out_stride[0] + iq * p.out_stride[1] + h * p.out_stride[2] + dim;
-        const uint2 packed{bf16_from_float(v.x) | (std::uint32_t(bf16_from_float(v.y)) << 16),
-                           bf16_from_float(v.z) | (std::uint32_t(bf16_from_float(v.w)) << 16)};
+        const uint2 packed{bf16_from_float(v[j].x) | (std::uint32_t(bf16_from_float(v[j].y)) << 16),
+                           bf16_from_float(v[j].z) | (std::uint32_t(bf16_from_float(v[j].w)) << 16)};
         *reinterpret_cast<uint2*>(out) = packed;
       } else {
-        *reinterpret_cast<float4*>(p.partial_o + (static_cast<long long>(split) * rows + row) * kDimLatent + dim) = v;
+        *reinterpret_cast<float4*>(p.partial_o + (static_cast<long long>(split) * rows + row) * kDimLatent + dim) = v[j];
       }
     }
     consumer_sync();
