@@ -52,9 +52,8 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStora
   constexpr int kRowRegs = kPvChunkRegs / 2;  // the thread's 16 query rows: register pairs k = 4 j + 2 r + e
   const auto row_of_pair = [&](int c) { return pv_col(4 * (c / 2) + c % 2, t); };
 
-  // 1 / l of the thread's rows, read once, all loads in flight together. Read in each round,
-  // every load waited for the round's staging stores before it (they might alias) and a round
-  // took ~1,400 cycles (docs/perf.md, v40).
+  // 1 / l of the thread's rows, read once before the rounds, all loads in flight together (in
+  // the rounds, no load could move above the staging stores before it, which might alias it).
   float inv_l[kRowRegs];
   std::uint32_t empty_rows = 0;
 #pragma unroll
@@ -93,7 +92,7 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStora
       for (int k = 0; k < kPvChunkRegs; ++k) o[m][k] = o[m + 1][k];
     consumer_sync();
     // The thread's 8 loads first, then its 8 stores: one after the other, a load and its store
-    // took ~1,150 cycles a round (clock stamps, docs/perf.md, v40).
+    // took ~1,150 cycles a round (clock stamps, docs/perf.md, v40.1).
     float4 v[kOutRows];
 #pragma unroll
     for (int j = 0; j < kOutRows; ++j)
