@@ -5,7 +5,7 @@
 // `pages` pages from two resident page buffers and times itself with clock64; the scores are
 // summed into a sink so that nothing is optimised away (a partly unused accumulator also makes
 // ptxas serialise the wgmmas, C7511). Built with -DSNAPMLA_BUILD_MICROBENCH=ON; prints a table.
-//   cur     : both warpgroups, m64n32 each on half the page's tokens (today's kernel)
+//   cur     : both warpgroups, m64n32 each on half the page's tokens (v39's kernel)
 //   full1   : warpgroup 0 alone, m64n64 on all 64 tokens, 2 staging accumulators
 //   full1s1 : the same, 1 staging accumulator
 //   full2   : both warpgroups, m64n64 each on its own page (a seesaw's QK overlap, worst case)
@@ -74,7 +74,8 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
 
 // Form (N, kStaging, kBothWarpgroups): m64nN scores a warpgroup, kStaging staging accumulators,
 // both warpgroups busy or warpgroup 0 alone. N = 32: the two warpgroups split one page's tokens
-// (today's kernel); N = 64: each scores whole pages, warpgroup 1 the other page buffer.
+// (v39's 64-row kernel); N = 64: each scores whole pages (the seesaw's form, v40), warpgroup 1
+// the other page buffer.
 template <int N, int kStaging, bool kBothWarpgroups>
 __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];

@@ -1,7 +1,7 @@
 // Tiling and shared-memory layouts of the wgmma FP8 decode kernel (kernel.cuh).
 //
 // One CTA = one schedule part x one tile of 64 query rows (row = i_q * h_q + h), 256 consumer
-// threads = two warpgroups (and a producer warpgroup that loads pages and writes V^T,
+// threads = two warpgroups (and a producer warpgroup that issues the page copies,
 // components/producer.cuh). The consumer warpgroups take a segment's blocks in turns (the
 // seesaw of kernel.cuh): warpgroup s owns blocks block_begin + s, + s + 2, ... For its own
 // block, warp w (0..3 in the group), lane (g, t):

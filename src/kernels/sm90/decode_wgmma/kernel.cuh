@@ -46,8 +46,8 @@
 namespace snapmla::kernels::decode_wgmma {
 
 // A consumer warpgroup's own barrier (its 128 threads): between the owner's softmax and its PV
-// (the PV's B operand is every warp's P8 rows), and before it rewrites its slot. 1..4 are free, 5 and 6 are
-// kConsumerBarrier and kProducerBarrier.
+// (the PV's B operand is every warp's P8 rows), and before it rewrites its slot. Ids 1..4 are
+// free, 5 and 6 are kConsumerBarrier and kProducerBarrier.
 inline constexpr int kOwnSlotReady = 7;  // + warpgroup
 __device__ __forceinline__ void own_slot_barrier(int wg) { decode_tc::group_barrier(kOwnSlotReady + wg, kWarpgroupThreads); }
 

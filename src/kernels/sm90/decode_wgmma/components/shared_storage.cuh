@@ -30,7 +30,8 @@ struct alignas(kTileAlign) PageStage {
 SNAPMLA_HD constexpr int p8_offset(int row, int tok) { return sw64_offset(row, decode_narrow::p8_k_of_token(tok)); }
 
 // What the warpgroup that owns a block hands the other for its PV of that block
-// (softmax.cuh writes it, kernel.cuh's named barriers order it).
+// (softmax.cuh writes it; handoff.cuh's mbarriers and kernel.cuh's warpgroup barriers
+// order it).
 struct alignas(kTileAlign) ExchangeSlot {
   alignas(kTileAlign) std::uint8_t p8[kRowsPerCta * kTokensPerBlock];  // SW64, P8^T (pv.cuh)
   float block_max[kRowsPerCta];         // max_t x over the tokens each row sees (-inf: none)

@@ -34,8 +34,8 @@ __device__ __forceinline__ int fold_row(int warp, int i) { return 16 * warp + (t
 // after_max() runs once the block max is written (warpgroup 0 signals warpgroup 1 there).
 template <bool kWholeBlock, class AfterMax>
 __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, ExchangeSlot& slot, const PageStage& st,
-                                                       int block, int warp, const float (&m_prev)[kRowsPerThread],
-                                                       const ScoreAcc (&acc)[kQkHalves], AfterMax&& after_max) {
+                                                  int block, int warp, const float (&m_prev)[kRowsPerThread],
+                                                  const ScoreAcc (&acc)[kQkHalves], AfterMax&& after_max) {
   const int lane = threadIdx.x % kWarpThreads, t = lane % 4;
   const float inf = __int_as_float(0x7f800000);
   int row[kRowsPerThread], n[kRowsPerThread];
