@@ -10,6 +10,7 @@
 // one latency each (b = 1: the combine was 2-3x the split kernel's time with one warp a row and
 // 4 splits in flight). Requests with a single split exit at once: the split kernel wrote them;
 // so do those the split kernel merged itself (at most `merged_up_to` splits, merge_splits.cuh).
+// The kernel follows the split kernel by programmatic dependent launch (launch_after_split_kernel).
 #include <cstdint>
 
 #include "common/codecs.h"
@@ -39,6 +40,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) c
   const int rows = p.s_q * p.h_q;
   const int row = blockIdx.y * kWarpsPerBlock + threadIdx.x / kWarpSize;
   if (count <= merged_up_to || row >= rows) return;
+  // Launched as the split kernel's programmatic dependent (launch_after_split_kernel): split_begin comes
+  // from plan_decode, which finished before the split kernel started; the partials only after
+  // this wait.
+  wait_for_primary_grid();
   const int lane = threadIdx.x % kWarpSize;
   constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize * kDimParts);  // float4s a lane
   const int dim0 = blockIdx.z * (kDimLatent / kDimParts);  // the dim part's first dim
@@ -104,6 +109,28 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) c
     p.lse[r * p.lse_stride[0] + h * p.lse_stride[1] + i * p.lse_stride[2]] = reported_lse(lse2);
 }
 
+// Launched with programmatic stream serialization after the split kernel: the split kernels do
+// not signal early (griddepcontrol.launch_dependents), so the combine's blocks are scheduled as
+// the last split CTAs exit and wait in wait_for_primary_grid. Signalled at each split CTA's
+// start, the 64-row kernel's calls at b = 1 and 8 with 8K tokens lost 1.5-3 us (docs/perf.md,
+// v41; not profiled: the combine's blocks then take the first SMs to go idle, two a SM, where
+// launched later they spread one a SM).
+template <int kDimParts, int kSplitUnroll, int kMinBlocksPerSm>
+void launch_after_split_kernel(const DecodeParams& params, StreamHandle stream, int merged_up_to, unsigned row_groups) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(params.batch, row_groups, kDimParts);
+  config.blockDim = dim3(kWarpsPerBlock * kWarpSize);
+  config.dynamicSmemBytes = 0;
+  config.stream = to_stream(stream);
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  cuda_check(cudaLaunchKernelEx(&config, combine_kernel<kDimParts, kSplitUnroll, kMinBlocksPerSm>, params, merged_up_to),
+             "combine kernel launch");
+}
+
 }  // namespace
 
 void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_up_to) {
@@ -112,11 +139,9 @@ void launch_combine(const DecodeParams& params, StreamHandle stream, int merged_
   const unsigned row_groups = ceil_div(rows, kWarpsPerBlock);
   const long long small_blocks = static_cast<long long>(params.batch) * row_groups * 4;
   if (small_blocks > 2ll * current_device_sm_count("combine kernel launch")) {  // more than one wave of the small-batch form
-    combine_kernel<2, 4, 4><<<dim3(params.batch, row_groups, 2), kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(
-        params, merged_up_to);
+    launch_after_split_kernel<2, 4, 4>(params, stream, merged_up_to, row_groups);
   } else {
-    combine_kernel<4, 16, 1><<<dim3(params.batch, row_groups, 4), kWarpsPerBlock * kWarpSize, 0, to_stream(stream)>>>(
-        params, merged_up_to);
+    launch_after_split_kernel<4, 16, 1>(params, stream, merged_up_to, row_groups);
   }
   check_launch("combine kernel launch");
 }

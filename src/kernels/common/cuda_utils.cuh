@@ -68,6 +68,12 @@ __device__ __forceinline__ float exp2_ftz(float x) {
   return y;
 }
 
+// Programmatic dependent launch (SNAPMLA.md section 4): the combine kernel is launched with
+// programmatic stream serialization after a split kernel, so its launch is prepared while the
+// split kernel runs; before it reads what that kernel wrote it waits here for the whole split
+// grid (its completion and memory flush). A no-op where the launch had no such dependency.
+__device__ __forceinline__ void wait_for_primary_grid() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+
 template <typename Op>
 __device__ __forceinline__ float warp_reduce(float v, Op op) {
 #pragma unroll

@@ -84,12 +84,15 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
 
   // Blocks at or past visible_end are seen by no row of the tile (a causal tail): no QK or PV,
   // their stage is only handed back.
-  const int visible_end = min(block_end, (sm.max_visible + kTokensPerBlock - 1) / kTokensPerBlock);
+  // CTA-uniform, read once: read from shared memory a block, each read's latency stood exposed
+  // before PV (ncu of v40.1).
+  const int max_visible = sm.max_visible, min_visible = sm.min_visible;
+  const int visible_end = min(block_end, (max_visible + kTokensPerBlock - 1) / kTokensPerBlock);
   const auto stage_of = [&](int blk) { return (ring + blk - block_begin) % kStages; };
   // Every real row sees the whole page. Tested on min_visible itself: written as n_lo == 64 on
   // the clamped n_lo, ptxas 13.0 made it the predicate output of the clamping VIMNMX.RELU, and
   // the tests failed as if it were true on partial pages (docs/perf.md, v20).
-  const auto whole_block = [&](int blk) { return no_padding_rows && sm.min_visible >= (blk + 1) * kTokensPerBlock; };
+  const auto whole_block = [&](int blk) { return no_padding_rows && min_visible >= (blk + 1) * kTokensPerBlock; };
 
   // Turns of two blocks: warpgroup 0 owns `turn`, warpgroup 1 owns turn + 1.
   for (int turn = block_begin; turn < block_end; turn += kWarpgroups) {
@@ -163,7 +166,7 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
       }
       if (whole_block(blk)) fold_row_state<true>(sm, sm.slot[k], blk, warp, state);
       else if (live) fold_row_state<false>(sm, sm.slot[k], blk, warp, state);
-      const int n_hi = decode_tc::tokens_in_block(sm.max_visible, blk), n_lo = decode_tc::tokens_in_block(sm.min_visible, blk);
+      const int n_hi = decode_tc::tokens_in_block(max_visible, blk), n_lo = decode_tc::tokens_in_block(min_visible, blk);
       accumulate_pv(sm.slot[k], sm.stage[s], wg, n_lo, n_hi, o);
       // The warp's ldmatrix reads of the page and its wgmma reads of the slot are done.
       __syncwarp();

@@ -44,6 +44,12 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
   decode_narrow::FragmentMasks masks{};
   if constexpr (kTail) masks = decode_narrow::fragment_masks(t, n_lo, n_hi);
 
+  // The rows' alpha, read before the first tile is issued: read in rescale_o, their latency stood
+  // exposed (ncu of v40.1: the largest short-scoreboard stall of PV). unmult the same way spills.
+  float2 alpha[kPvChunkRegs / 4];
+#pragma unroll
+  for (int j = 0; j < kPvChunkRegs / 4; ++j) alpha[j] = *reinterpret_cast<const float2*>(&slot.alpha[8 * j + 2 * t]);
+
   // One raw buffer: issue(i) turns it into the A fragments before load_raw(i + 1) refills it.
   std::uint32_t raw[kPvKSteps][4], a[kPvKSteps][4];
   float part[2][kPvChunkRegs];
@@ -82,13 +88,9 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
   // O * alpha once, under a warp-uniform branch (O * 1 is O exactly, and in most blocks no row
   // rescales), so that the fold below is a single fma (kernels/common/block_fold.cuh).
   const auto rescale_o = [&] {
-    float2 alpha[kPvChunkRegs / 4];
     bool rescales = false;
 #pragma unroll
-    for (int j = 0; j < kPvChunkRegs / 4; ++j) {
-      alpha[j] = *reinterpret_cast<const float2*>(&slot.alpha[8 * j + 2 * t]);
-      rescales |= alpha[j].x != 1.0f || alpha[j].y != 1.0f;
-    }
+    for (int j = 0; j < kPvChunkRegs / 4; ++j) rescales |= alpha[j].x != 1.0f || alpha[j].y != 1.0f;
     if (__any_sync(0xffffffffu, rescales)) {
 #pragma unroll
       for (int i = 0; i < kPvChunks; ++i)
