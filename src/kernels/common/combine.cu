@@ -40,9 +40,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize, kMinBlocksPerSm) c
   const int rows = p.s_q * p.h_q;
   const int row = blockIdx.y * kWarpsPerBlock + threadIdx.x / kWarpSize;
   if (count <= merged_up_to || row >= rows) return;
-  // Launched as the split kernel's programmatic dependent (launch_after_split_kernel): split_begin comes
-  // from plan_decode, which finished before the split kernel started; the partials only after
-  // this wait.
+  // Launched as the split kernel's programmatic dependent (launch_after_split_kernel):
+  // split_begin comes from plan_decode, which finished before the split kernel started; the
+  // partials are read only after this wait.
   wait_for_primary_grid();
   const int lane = threadIdx.x % kWarpSize;
   constexpr int kVectorsPerLane = kDimLatent / (4 * kWarpSize * kDimParts);  // float4s a lane
