@@ -136,7 +136,7 @@ def main():
     if args.lines:
         print(f'\nthe {args.lines} source lines with the most samples:')
         for (role, line), s in sorted(by_line.items(), key=lambda kv: -kv[1])[:args.lines]:
-            print(f'  {role}:{line:<6} {100 * s / total:5.1f}%')
+            print(f'  {role + ":" + str(line):28} {100 * s / total:5.1f}%')
 
 
 if __name__ == '__main__':
