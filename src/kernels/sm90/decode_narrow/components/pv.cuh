@@ -55,6 +55,25 @@ __device__ __forceinline__ std::uint32_t mask_fragment(std::uint32_t w, std::uin
   return decode_wgmma::zero_e4m3_nans(w, sanitize) & keep;
 }
 
+// The A fragments of one e4m3 k-step of V^T from its ldmatrix.trans words r: two byte permutes
+// a register pair (dims 2 g and 2 g + 1), masked on a partial page (kTail), and fenced for the
+// wgmma that reads them. Shared with the 64-row kernel's PV (decode_wgmma/components/pv.cuh).
+template <bool kTail>
+__device__ __forceinline__ void v_fragments(const std::uint32_t (&r)[4], const FragmentMasks& masks, int ks,
+                                            std::uint32_t (&frag)[4]) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    frag[2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
+    frag[2 * h + 1] = __byte_perm(r[2 * h], r[2 * h + 1], 0x7531);  // dim 2 g + 1
+    if constexpr (kTail) {
+      frag[2 * h] = mask_fragment(frag[2 * h], masks.keep[ks][h], masks.sanitize[ks][h]);
+      frag[2 * h + 1] = mask_fragment(frag[2 * h + 1], masks.keep[ks][h], masks.sanitize[ks][h]);
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < 4; ++k) cute::warpgroup_fence_operand(frag[k]);
+}
+
 // kTail: the page has tokens that some row does not see (n_lo < 64), whose fragments are masked.
 template <int kCols, bool kTail, class AfterHi>
 __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& sm, const PageView& page, int n_lo,
@@ -92,20 +111,7 @@ __device__ __forceinline__ void accumulate_pv_block(const NarrowStorage<kCols>& 
   const auto issue = [&](int i) {
     std::uint32_t(&frag)[kPvKSteps][4] = a[i % 2];
 #pragma unroll
-    for (int ks = 0; ks < kPvKSteps; ++ks) {
-      const std::uint32_t(&r)[4] = raw[i % 2][ks];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        frag[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
-        frag[ks][2 * h + 1] = __byte_perm(r[2 * h], r[2 * h + 1], 0x7531);  // dim 2 g + 1
-        if constexpr (kTail) {
-          frag[ks][2 * h] = mask_fragment(frag[ks][2 * h], masks.keep[ks][h], masks.sanitize[ks][h]);
-          frag[ks][2 * h + 1] = mask_fragment(frag[ks][2 * h + 1], masks.keep[ks][h], masks.sanitize[ks][h]);
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < 4; ++k) cute::warpgroup_fence_operand(frag[ks][k]);
-    }
+    for (int ks = 0; ks < kPvKSteps; ++ks) v_fragments<kTail>(raw[i % 2][ks], masks, ks, frag[ks]);
     float(&d)[kRegs] = part[i % 2];
     fence_operands(d);
     cute::warpgroup_arrive();

@@ -64,20 +64,7 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
   };
   const auto issue = [&](int i) {
 #pragma unroll
-    for (int ks = 0; ks < kPvKSteps; ++ks) {
-      const std::uint32_t(&r)[4] = raw[ks];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        a[ks][2 * h] = __byte_perm(r[2 * h], r[2 * h + 1], 0x6420);      // dim 2 g
-        a[ks][2 * h + 1] = __byte_perm(r[2 * h], r[2 * h + 1], 0x7531);  // dim 2 g + 1
-        if constexpr (kTail) {
-          a[ks][2 * h] = decode_narrow::mask_fragment(a[ks][2 * h], masks.keep[ks][h], masks.sanitize[ks][h]);
-          a[ks][2 * h + 1] = decode_narrow::mask_fragment(a[ks][2 * h + 1], masks.keep[ks][h], masks.sanitize[ks][h]);
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < 4; ++k) cute::warpgroup_fence_operand(a[ks][k]);
-    }
+    for (int ks = 0; ks < kPvKSteps; ++ks) decode_narrow::v_fragments<kTail>(raw[ks], masks, ks, a[ks]);
     float(&d)[kPvChunkRegs] = part[i % 2];
     fence_operands(d);
     cute::warpgroup_arrive();
