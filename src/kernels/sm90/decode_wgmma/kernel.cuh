@@ -82,11 +82,11 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
 #pragma unroll
     for (int k = 0; k < kPvChunkRegs; ++k) o[c][k] = 0.0f;
 
-  // Blocks at or past visible_end are seen by no row of the tile (a causal tail): no QK or PV,
-  // their stage is only handed back.
   // CTA-uniform, read once: read from shared memory a block, each read's latency stood exposed
   // before PV (ncu of v40.1).
   const int max_visible = sm.max_visible, min_visible = sm.min_visible;
+  // Blocks at or past visible_end are seen by no row of the tile (a causal tail): no QK or PV,
+  // their stage is only handed back.
   const int visible_end = min(block_end, (max_visible + kTokensPerBlock - 1) / kTokensPerBlock);
   const auto stage_of = [&](int blk) { return (ring + blk - block_begin) % kStages; };
   // Every real row sees the whole page. Tested on min_visible itself: written as n_lo == 64 on
@@ -214,7 +214,6 @@ __global__ void __launch_bounds__(kCtaThreads, 1) decode_wgmma_kernel(const Deco
     return;
   }
   cutlass::arch::warpgroup_reg_alloc<kConsumerRegisters>();
-  const int wg = warpgroup_index();
   int ring = 0;
   std::uint32_t phases = 0;
   HandoffPhases handoff;

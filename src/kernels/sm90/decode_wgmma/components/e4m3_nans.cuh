@@ -1,8 +1,9 @@
 // e4m3 NaN codes in the V fragments of PV (decode_narrow/components/pv.cuh, whose fragment
 // code the 64-row kernel's pv.cuh uses). Tokens in [n_lo, n_hi) of a page are seen by some
 // rows only (causal s_q > 1): their e4m3 NaN codes are zeroed, so that a NaN token cannot
-// reach, through 0 x NaN, a row that does not see it. A row that sees it still comes out NaN: the token's content is
-// also its key, so its score, p and the row's sum l are NaN (the reference's semantics).
+// reach, through 0 x NaN, a row that does not see it. A row that sees it still comes out NaN:
+// the token's content is also its key, so its score, p and the row's sum l are NaN (the
+// reference's semantics).
 //
 // e4m3 has no infinities; NaN is S.1111.111. Per byte of a word: (b & 0x7f) + 1 carries into
 // bit 7 exactly for NaN, and never into the next byte.
