@@ -175,7 +175,8 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
     nlohmann::json out = {{"device", device}, {"copy_roof_gbs", roof},
                           {"gemm_roof_tflops", {{"bf16", gemm.bf16_tflops}, {"fp8", gemm.fp8_tflops}}},
                           {"gemm_roof_note", gemm.note}, {"l2_bytes", l2_bytes},
-                          {"reps", o.reps}, {"warmup", o.warmup}, {"results", arr}};
+                          {"reps", o.reps}, {"warmup", o.warmup}, {"split_only", o.split_only},
+                          {"results", arr}};
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
@@ -207,7 +208,8 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
                 gemm.bf16_tflops, gemm.fp8_tflops);
   else
     std::printf("%s\n", gemm.note.c_str());
-  std::printf("timed: one decode call (decode + combine; plan_decode once per step, untimed)\n\n");
+  std::printf(o.split_only ? "timed: the split-KV kernels alone (--split-only: no combine; plan_decode untimed)\n\n"
+                           : "timed: one decode call (decode + combine; plan_decode once per step, untimed)\n\n");
   Table t({"b", "s_q", "h_q", "s_k", "mode", "fp8 us", "bf16 us", "bf16/fp8", "fp8 TFLOPS",
            "bf16 TFLOPS", "fp8 GB/s", "bf16 GB/s", "fp8 %copy", "bf16 %copy", "fp8 %gemm", "bf16 %gemm"});
   for (const auto& r : results) {
@@ -353,6 +355,7 @@ class Bench {
     DecodeOptions opts;
     opts.causal = s.s_q > 1;
     opts.stream = stream;
+    opts.combine = !o_.split_only;
     SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream));
 
     const bool want_graph = !o_.no_graphs && s.batch <= o_.graph_max_batch;

@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--num-sm-parts", bench.num_sm_parts,
                         "Split-KV parts for every shape (0: the device default of each shape)")
       ->check(CLI::NonNegativeNumber);
+  bench_cmd->add_flag("--split-only", bench.split_only,
+                      "Time the split-KV kernels alone, without the combine (a diagnostic: the "
+                      "combine's share of a call is the difference; the outputs are not complete)");
 
   try {
     app.parse(argc, argv);
