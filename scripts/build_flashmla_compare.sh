@@ -18,7 +18,7 @@ for f in sm90/decode/dense/instantiations/bf16.cu smxx/decode/combine/combine.cu
          smxx/decode/get_decoding_sched_meta/get_decoding_sched_meta.cu params.h; do
   [[ -f "$csrc/$f" ]] || { echo "build_flashmla_compare: $csrc/$f not found; is $src a FlashMLA checkout?" >&2; exit 2; }
 done
-cutlass="$root/.deps/cutlass/cutlass_library/source"
+cutlass="${SNAPMLA_CUTLASS_SOURCE:-$root/.deps/cutlass/cutlass_library/source}"  # CUTLASS root (include/, tools/)
 [[ -d "$cutlass/include/cute" ]] || { echo "build_flashmla_compare: no CUTLASS under $cutlass; run scripts/setup.sh first" >&2; exit 2; }
 mkdir -p "$out"
 flags=(-O3 -std=c++20 -DNDEBUG -D_USE_MATH_DEFINES -DFLASH_MLA_DISABLE_FP16 -Wno-deprecated-declarations

@@ -7,6 +7,9 @@
 #      memory in the per-block loop (cuobjdump; scripts/sass_check.py)
 #   5. ./build/snapmla (the demo) and ./build/snapmla bench, default (wgmma FP8, tensor-core
 #      BF16) and with the opt-in mma.sync tensor-core kernels (skipped when the tool is missing)
+#   6. FlashMLA's BF16 decode on the bench's shapes, same timing rules, when its comparison
+#      binary is there ($FLASHMLA_COMPARE, or $BUILD/flashmla/ or build-flashmla/
+#      flashmla_compare: scripts/build_flashmla_compare.sh builds it from a FlashMLA checkout)
 # and a summary table last. Logs go to $OUT (if set) or build/gpu_check_logs.
 # Usage: scripts/gpu_check.sh [--quick]   (--quick: skip the bench)
 set -uo pipefail
@@ -93,6 +96,12 @@ if [ "$QUICK" = 0 ]; then
   if [ -x "$BUILD/snapmla" ]; then
     step bench timeout 300 "$BUILD/snapmla" bench --svg "$LOG/bench.svg"
     step bench_tc env SNAPMLA_DECODE_KERNEL=tc timeout 300 "$BUILD/snapmla" bench --svg "$LOG/bench_tc.svg"
+    for f in "${FLASHMLA_COMPARE:-}" "$BUILD/flashmla/flashmla_compare" build-flashmla/flashmla_compare; do
+      if [ -n "$f" ] && [ -x "$f" ]; then
+        step flashmla_same_run timeout 300 "$f"  # the same shapes as the bench's default
+        break
+      fi
+    done
   else
     echo "gpu_check: $BUILD/snapmla not built, skipping the bench"
   fi

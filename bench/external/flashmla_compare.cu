@@ -16,7 +16,8 @@
 // Before the timing, one small case per head count is checked against a float CPU reference
 // (bf16 inputs, same block table), so that a wrong parameter wiring cannot pass as a fast kernel.
 //
-// Usage: flashmla_compare [BxS_QxH_QxS_K,...]   (default: the bench's default shapes)
+// Usage: flashmla_compare [BxS_QxH_QxS_K,...]
+//   (default: the shapes of tools/snapmla/bench.cpp's default_bench_shapes, kept in step by hand)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -155,7 +156,7 @@ struct Problem {
     dp.h_k = 1;
     dp.num_blocks = num_blocks;
     dp.q_head_per_hk = shape.h_q;
-    dp.is_causal = false;  // s_q > 1 rows all see the whole context here, as in our bench
+    dp.is_causal = shape.s_q > 1;  // as our bench: query token i sees s_k - s_q + i + 1 tokens
     dp.scale_softmax = scale;
     dp.scale_softmax_log2 = scale * float(M_LOG2E);
     dp.q_ptr = q.ptr;
@@ -219,8 +220,9 @@ struct Problem {
     for (int b = 0; b < s.b; ++b)
       for (int r = 0; r < rows; ++r) {
         const bf16* qr = &q_host[(std::size_t(b) * rows + r) * kDimQK];
+        const int visible = s.s_k - s.s_q + r / s.h_q + 1;  // causal among the s_q tokens
         double m = -1e300;
-        for (int t = 0; t < s.s_k; ++t) {
+        for (int t = 0; t < visible; ++t) {
           const bf16* kt = token(b, t);
           double dot = 0;
           for (int d = 0; d < kDimQK; ++d) dot += double(float(qr[d])) * double(float(kt[d]));
@@ -229,7 +231,7 @@ struct Problem {
         }
         double l = 0;
         std::fill(o.begin(), o.end(), 0.0);
-        for (int t = 0; t < s.s_k; ++t) {
+        for (int t = 0; t < visible; ++t) {
           const double p = std::exp(logits[t] - m);
           l += p;
           const bf16* kt = token(b, t);
