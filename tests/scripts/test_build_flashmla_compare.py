@@ -14,8 +14,8 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "s
                       "build_flashmla_compare.sh")
 
 
-def run(*args):
-    r = subprocess.run(["bash", SCRIPT, *args], capture_output=True, text=True)
+def run(*args, env=None):
+    r = subprocess.run(["bash", SCRIPT, *args], capture_output=True, text=True, env=env)
     return r.returncode, r.stderr.strip()
 
 
@@ -37,10 +37,9 @@ def main():
             os.makedirs(os.path.dirname(os.path.join(csrc, f)), exist_ok=True)
             open(os.path.join(csrc, f), "w").close()
         env = dict(os.environ, SNAPMLA_CUTLASS_SOURCE=os.path.join(empty, "no-cutlass"))
-        r = subprocess.run(["bash", SCRIPT, os.path.join(empty, "fake"), os.path.join(empty, "out")],
-                           capture_output=True, text=True, env=env)
-        if r.returncode != 2 or "no CUTLASS" not in r.stderr:
-            failures.append(f"no CUTLASS: rc {r.returncode}, stderr {r.stderr.strip()!r}")
+        rc, err = run(os.path.join(empty, "fake"), os.path.join(empty, "out"), env=env)
+        if rc != 2 or "no CUTLASS" not in err:
+            failures.append(f"no CUTLASS: rc {rc}, stderr {err!r}")
         if os.path.exists(os.path.join(empty, "out")):
             failures.append("no CUTLASS: the output folder was created before the checks")
     for f in failures:
