@@ -54,15 +54,16 @@ TEST(DecodeStepGpu, SameInputsTwiceGiveIdenticalBits) {
 // splits in the CTA that writes the last one (kernels/common/merge_splits.cuh), the combine
 // kernel the others; a decode that leaves every merge to the combine kernel must give the same
 // bits. One, two and three row tiles, with 8 and 40 parts (requests of 2 to ~30 splits), and
-// the narrow kernel (which leaves every merge to the combine kernel). The in-kernel step runs
-// twice, each time on a workspace filled with 0xff: a counter that plan_decode did not zero, or
-// that the first merge left non-zero, would leave the NaN poison in out.
+// the narrow kernel at 16 and 32 rows (which leaves every merge to the combine kernel). The
+// in-kernel step runs twice, each time on a workspace filled with 0xff: a counter that
+// plan_decode did not zero, or that the first merge left non-zero, would leave the NaN poison
+// in out.
 TEST(DecodeStepGpu, InKernelMergeEqualsCombineKernel) {
   struct Case {
     int s_q, h_q, parts;
   };
   for (const Case c : {Case{2, 32, 8}, Case{2, 32, 40}, Case{1, 128, 8}, Case{1, 128, 40}, Case{4, 48, 40},
-                       Case{1, 16, 40}}) {
+                       Case{1, 16, 40}, Case{1, 16, 132}, Case{2, 16, 40}}) {
     const auto p = problem_with_splits(c.s_q, c.h_q);
     testing::GpuDecode run(p, c.parts);
     run.step(Path::kFp8, nullptr, false, /*combine_kernel=*/true);
@@ -72,6 +73,29 @@ TEST(DecodeStepGpu, InKernelMergeEqualsCombineKernel) {
       run.workspace.fill(0xff);  // plan_decode must zero the arrival counters (-1 here)
       run.step(Path::kFp8);
       EXPECT_TRUE(same_bits(run.result(), by_kernel))
+          << "s_q " << c.s_q << " h_q " << c.h_q << " parts " << c.parts << " repeat " << repeat;
+    }
+  }
+}
+
+// The bench and an engine plan once a step and decode many times (every layer): the in-kernel
+// merges must leave their arrival counters at zero for the next call. Three decodes after one
+// plan, out poisoned before each, give the bits of the first (the 64-row kernel's merge of a few
+// splits; the narrow kernel at 16 and 32 rows, whose splits the combine kernel merges).
+TEST(DecodeStepGpu, InKernelMergesRepeatWithoutReplanning) {
+  struct Case {
+    int s_q, h_q, parts;
+  };
+  for (const Case c : {Case{1, 128, 40}, Case{1, 16, 40}, Case{2, 16, 40}, Case{1, 16, 132}}) {
+    const auto p = problem_with_splits(c.s_q, c.h_q);
+    testing::GpuDecode run(p, c.parts);
+    run.step(Path::kFp8);
+    const auto first = run.result();
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      run.out.poison_nan();  // the outputs only: the cache stays as the first step built it
+      run.lse.poison_nan();
+      decode_fp8(run.fp8_query(), run.fp8_cache(), run.args(), run.options());
+      EXPECT_TRUE(same_bits(run.result(), first))
           << "s_q " << c.s_q << " h_q " << c.h_q << " parts " << c.parts << " repeat " << repeat;
     }
   }
