@@ -211,7 +211,7 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
                 gemm.bf16_tflops, gemm.fp8_tflops);
   else
     std::printf("%s\n", gemm.note.c_str());
-  std::printf(o.split_only ? "timed: the split-KV kernels alone (--split-only: no combine; plan_decode untimed)\n\n"
+  std::printf(o.split_only ? "timed: the split-KV kernels alone (--split-only: no merging of splits; plan_decode untimed)\n\n"
                            : "timed: one decode call (decode + combine; plan_decode once per step, untimed)\n\n");
   Table t({"b", "s_q", "h_q", "s_k", "mode", "fp8 us", "bf16 us", "bf16/fp8", "fp8 TFLOPS",
            "bf16 TFLOPS", "fp8 GB/s", "bf16 GB/s", "fp8 %copy", "bf16 %copy", "fp8 %gemm", "bf16 %gemm"});

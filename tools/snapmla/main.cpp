@@ -86,8 +86,9 @@ int main(int argc, char** argv) {
                         "Split-KV parts for every shape (0: the device default of each shape)")
       ->check(CLI::NonNegativeNumber);
   bench_cmd->add_flag("--split-only", bench.split_only,
-                      "Time the split-KV kernels alone, without the combine (a diagnostic: the "
-                      "combine's share of a call is the difference; the outputs are not complete)");
+                      "Time the split-KV kernels alone, merging no splits (neither the combine kernel "
+                      "nor the 64-row kernel's in-kernel merges): a diagnostic, the merging's share "
+                      "of a call is the difference; the outputs are not complete");
 
   try {
     app.parse(argc, argv);
