@@ -69,7 +69,7 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
                            ks > 0);
     }
   };
-  staged_groups<kContentKSteps + 1, kStaging>(part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
+  staged_groups<kContentKSteps + 1, kStaging>(s, part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
 }
 
 // Form (N, kStaging, kBothWarpgroups): m64nN scores a warpgroup, kStaging staging accumulators,

@@ -1,8 +1,9 @@
 // Step 2: S^T[64 tokens, kCols rows] of one page, A = the page (SW128, 64 token rows, content
 // in its lo and hi parts, load.cuh), B = Q (SW128, kCols rows). As in the wgmma kernel (its
 // qk.cuh says why), the e4m3 k-steps are promoted to fp32: every kKStepsPerPromotion of them
-// start from zero in one of kQkStaging staging accumulators and are added into the fp32 scores
-// while the next ones run; the bf16 RoPE chain is staged once.
+// start from zero in one of kQkStaging staging accumulators (the first ones in the scores
+// themselves) and are added into the fp32 scores while the next ones run; the bf16 RoPE chain
+// is staged once.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +47,7 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
   };
   const auto issue = [&](int grp, float(&stage)[kRegs]) { decode_wgmma::issue_qk_group(grp, stage, content, rope); };
   decode_wgmma::staged_groups<decode_wgmma::kQkGroups, kStaging>(
-      part, issue,
+      acc, part, issue,
       [&](int grp) {
         if (grp == kLoGroups - 1) before_hi();
       },

@@ -9,8 +9,9 @@
 // products of an instruction are aligned to the largest and truncated, the incoming accumulator
 // with them), so a chain of 16 e4m3 k-steps drifts from the emulation's fp32 dot product (LSE
 // errors of 1-2e-2 when chained, see docs/perf.md). Every kKStepsPerPromotion e4m3 k-steps
-// therefore start from zero in one of kQkBlockStaging staging accumulators and are added into acc in
-// fp32 while the next ones run; the bf16 RoPE chain (full fp32 accumulation) is staged once.
+// therefore start from zero in one of kQkBlockStaging staging accumulators (the first ones in acc
+// itself) and are added into acc in fp32 while the next ones run; the bf16 RoPE chain (full fp32
+// accumulation) is staged once.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +54,8 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
     qk_rope_block(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
   const auto issue = [&](int grp, float(&stage)[kQkBlockRegs]) { issue_qk_group(grp, stage, content, rope); };
-  staged_groups<kQkGroups, kQkBlockStaging>(part, issue, [](int) {}, [&](float(&stage)[kQkBlockRegs]) { add_promoted(d, stage); });
+  staged_groups<kQkGroups, kQkBlockStaging>(d, part, issue, [](int) {},
+                                            [&](float(&stage)[kQkBlockRegs]) { add_promoted(d, stage); });
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -64,16 +64,19 @@ __device__ __forceinline__ void fence_operands(float (&d)[N]) {
   for (int i = 0; i < N; ++i) cute::warpgroup_fence_operand(d[i]);
 }
 
-// Two-level accumulation of QK (the qk.cuh of both wgmma kernels): kGroups tensor-core groups,
-// group grp into staging accumulator grp % kStaging (issue(grp, stage) issues its wgmmas),
-// kStaging - 1 groups in flight; each finished group's registers go to promote(stage), the fp32
-// adds. after_issue(grp) runs while the tensor cores work on group grp.
+// Two-level accumulation of QK (the qk.cuh of both wgmma kernels): kGroups tensor-core groups.
+// Group 0 goes straight into the destination d; group grp > 0 into staging accumulator
+// grp % kStaging (issue(grp, accumulator) issues its wgmmas), kStaging - 1 groups in flight,
+// and each finished one goes to promote(stage), the fp32 adds into d. after_issue(grp) runs
+// while the tensor cores work on group grp. (Staged too, group 0 cost 0 + x adds: 32 FADDs a
+// thread a page in the 64-row kernel.)
 template <int kGroups, int kStaging, int kRegs, class Issue, class AfterIssue, class Promote>
-__device__ __forceinline__ void staged_groups(float (&part)[kStaging][kRegs], Issue&& issue, AfterIssue&& after_issue,
-                                              Promote&& promote) {
+__device__ __forceinline__ void staged_groups(float (&d)[kRegs], float (&part)[kStaging][kRegs], Issue&& issue,
+                                              AfterIssue&& after_issue, Promote&& promote) {
+  static_assert(kStaging >= 1, "at least one staging accumulator");
 #pragma unroll
   for (int grp = 0; grp < kGroups; ++grp) {
-    float(&stage)[kRegs] = part[grp % kStaging];
+    float(&stage)[kRegs] = grp == 0 ? d : part[grp % kStaging];
     fence_operands(stage);
     cute::warpgroup_arrive();
     issue(grp, stage);
@@ -81,17 +84,18 @@ __device__ __forceinline__ void staged_groups(float (&part)[kStaging][kRegs], Is
     after_issue(grp);
     if (grp >= kStaging - 1) {
       cute::warpgroup_wait<kStaging - 1>();  // group grp - (kStaging - 1) is done; the later ones run on
-      float(&done)[kRegs] = part[(grp + 1) % kStaging];
+      const int done_grp = grp - (kStaging - 1);
+      float(&done)[kRegs] = done_grp == 0 ? d : part[done_grp % kStaging];
       fence_operands(done);
-      promote(done);
+      if (done_grp > 0) promote(done);
     }
   }
   cute::warpgroup_wait<0>();
 #pragma unroll
   for (int grp = kGroups - (kStaging - 1); grp < kGroups; ++grp) {
-    float(&done)[kRegs] = part[grp % kStaging];
+    float(&done)[kRegs] = grp == 0 ? d : part[grp % kStaging];
     fence_operands(done);
-    promote(done);
+    if (grp > 0) promote(done);
   }
 }
 
