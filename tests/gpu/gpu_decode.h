@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -157,6 +158,28 @@ struct GpuDecode {
   CpuDecodeResult result() const {
     sync();
     return {out.download(), lse.download()};
+  }
+
+  // The workspace's pieces (the shape's parts must be explicit, as in the tests that use this).
+  sched::WorkspaceLayout layout() const {
+    return sched::workspace_layout(problem.batch, problem.s_q, problem.h_q, shape.num_sm_parts);
+  }
+  // The split arrival counters, which every decode must leave at zero for the next.
+  std::vector<std::int32_t> arrival_counters() const {
+    const sched::WorkspaceLayout w = layout();
+    const std::vector<std::uint8_t> bytes = workspace.download();
+    std::vector<std::int32_t> counters(w.split_done_count());
+    std::memcpy(counters.data(), bytes.data() + w.split_done_offset, counters.size() * sizeof(std::int32_t));
+    return counters;
+  }
+  // NaN in the partial LSEs and outputs; the schedule and the counters are left as they are.
+  void poison_partials() {
+    const sched::WorkspaceLayout w = layout();
+    std::vector<std::uint8_t> bytes = workspace.download();
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (std::size_t at = w.partial_lse_offset; at + sizeof(float) <= w.total_bytes; at += sizeof(float))
+      std::memcpy(bytes.data() + at, &nan, sizeof(float));
+    workspace.upload(bytes);
   }
 };
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -80,50 +81,62 @@ TEST(DecodeStepGpu, InKernelMergeEqualsCombineKernel) {
 
 // The bench and an engine plan once a step and decode many times (every layer): the in-kernel
 // merges must leave their arrival counters at zero for the next call. Three decodes after one
-// plan, out poisoned before each, give the bits of the first (the 64-row kernel's merge of a few
-// splits; the narrow kernel at 16 and 32 rows, whose splits the combine kernel merges).
+// plan, out and the partials poisoned before each, give the bits of the first, and the counters
+// read zero after each (the 64-row kernel's merge of a few splits and the combine kernel's of
+// the others; the narrow kernel at 16, 20 and 32 rows, whose splits the combine kernel merges).
+// A merge that read a partial before its split was written would read the NaN poison.
 TEST(DecodeStepGpu, InKernelMergesRepeatWithoutReplanning) {
   struct Case {
     int s_q, h_q, parts;
   };
-  for (const Case c : {Case{1, 128, 40}, Case{1, 16, 40}, Case{2, 16, 40}, Case{1, 16, 132}}) {
+  for (const Case c : {Case{1, 128, 40}, Case{1, 128, 132}, Case{1, 16, 40}, Case{2, 16, 40}, Case{1, 16, 132},
+                       Case{1, 20, 40}}) {
     const auto p = problem_with_splits(c.s_q, c.h_q);
     testing::GpuDecode run(p, c.parts);
     run.step(Path::kFp8);
     const auto first = run.result();
+    std::ostringstream label;
+    label << "s_q " << c.s_q << " h_q " << c.h_q << " parts " << c.parts;
+    const std::string name = label.str();
+    for (const std::int32_t counter : run.arrival_counters()) ASSERT_EQ(counter, 0) << name << " first call";
     for (int repeat = 0; repeat < 3; ++repeat) {
       run.out.poison_nan();  // the outputs only: the cache stays as the first step built it
       run.lse.poison_nan();
+      run.poison_partials();
       decode_fp8(run.fp8_query(), run.fp8_cache(), run.args(), run.options());
-      EXPECT_TRUE(same_bits(run.result(), first))
-          << "s_q " << c.s_q << " h_q " << c.h_q << " parts " << c.parts << " repeat " << repeat;
+      EXPECT_TRUE(same_bits(run.result(), first)) << name << " repeat " << repeat;
+      for (const std::int32_t counter : run.arrival_counters()) ASSERT_EQ(counter, 0) << name << " repeat " << repeat;
     }
   }
 }
 
+// The 64-row kernel (in-kernel merges and the combine kernel) and the narrow one (the combine).
 TEST(DecodeStepGpu, GraphReplayEqualsEager) {
-  const auto p = problem_with_splits();
-  cuda_host::Stream stream;
-  for (Path path : {Path::kFp8, Path::kBf16}) {
-    testing::GpuDecode run(p, 40);
-    run.step(path, stream.get());
-    const auto eager = run.result();
+  for (const int h_q : {32, 16}) {
+    const auto p = h_q == 32 ? problem_with_splits() : problem_with_splits(1, h_q);
+    for (Path path : {Path::kFp8, Path::kBf16}) {
+      cuda_host::Stream stream;
+      testing::GpuDecode run(p, 40);
+      run.step(path, stream.get());
+      const auto eager = run.result();
 
-    run.poison();
-    cudaGraph_t graph{};
-    cudaGraphExec_t exec{};
-    SNAPMLA_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
-    run.step(path, stream.get());
-    SNAPMLA_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
-    SNAPMLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    for (int replay = 0; replay < 2; ++replay) {
       run.poison();
-      SNAPMLA_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
-      SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
-      EXPECT_TRUE(same_bits(run.result(), eager)) << "replay " << replay;
+      cudaGraph_t graph{};
+      cudaGraphExec_t exec{};
+      SNAPMLA_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
+      run.step(path, stream.get());
+      SNAPMLA_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
+      SNAPMLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+      for (int replay = 0; replay < 2; ++replay) {
+        run.poison();
+        SNAPMLA_CUDA_CHECK(cudaGraphLaunch(exec, stream.get()));
+        SNAPMLA_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+        EXPECT_TRUE(same_bits(run.result(), eager))
+            << "h_q " << h_q << " " << testing::path_name(path) << " replay " << replay;
+      }
+      cudaGraphExecDestroy(exec);
+      cudaGraphDestroy(graph);
     }
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
   }
 }
 
