@@ -63,7 +63,9 @@ TEST(WgmmaLayout, P8TileIsSw64InThePvKOrder) {
       ASSERT_LT(off, kRowsPerCta * kTokensPerBlock);
       ++hits[off];
       ASSERT_EQ(off, sw64_offset(row, decode_narrow::p8_k_of_token(tok)));
-      if (tok % 2 == 1) ASSERT_EQ(off, p8_offset(row, tok - 1) + 1) << "row " << row << " tok " << tok;
+      if (tok % 2 == 1) {
+        ASSERT_EQ(off, p8_offset(row, tok - 1) + 1) << "row " << row << " tok " << tok;
+      }
     }
   for (int h : hits) ASSERT_EQ(h, 1);
   for (int t = 0; t < 4; ++t)

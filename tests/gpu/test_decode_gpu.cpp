@@ -68,8 +68,12 @@ std::vector<Case> head_grid() {
     for (int s_q : {1, 2, 4})
       for (bool causal : {false, true}) {
         if (s_q == 1 && causal) continue;  // identical to non-causal
-        cases.push_back({"h" + std::to_string(h) + " sq" + std::to_string(s_q) + (causal ? " causal" : ""), 3, s_q,
-                         h, {0, 70, 200}, causal, 0});
+        std::string name = "h";  // appended: "h" + std::to_string(h) trips GCC 12's -Wrestrict
+        name += std::to_string(h);
+        name += " sq";
+        name += std::to_string(s_q);
+        if (causal) name += " causal";
+        cases.push_back({name, 3, s_q, h, {0, 70, 200}, causal, 0});
       }
   return cases;
 }

@@ -142,7 +142,8 @@ std::vector<Case> grid() {
   std::vector<Case> cases;
   const std::vector<int> edge = {0, 1, 63, 64, 65, 4096};
   for (int h : {16, 32, 64, 128}) {
-    const std::string hs = "h" + std::to_string(h);
+    std::string hs = "h";  // appended: "h" + std::to_string(h) trips GCC 12's -Wrestrict
+    hs += std::to_string(h);
     cases.push_back({hs + " sq1 edge lengths", 6, 1, h, edge, false, 0});
     cases.push_back({hs + " sq2 causal edge lengths", 6, 2, h, edge, true, 0});
     cases.push_back({hs + " sq1 edge 1 part", 6, 1, h, edge, false, 1});
