@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
                : "1x1x128x640,1x1x128x8192,1x1x16x8192,8x1x128x8192,8x1x16x8192,32x1x128x8192,"
                  "32x2x128x8192,128x1x128x8192,128x2x128x8192,128x1x16x8192,128x1x64x8192,"
                  "64x1x16x131072,128x1x128x16384,128x2x128x16384,64x1x128x65536,128x1x16x16384,"
-                 "128x1x32x8192";
+                 "128x1x32x8192,8x1x128x640,1x1x16x640,8x1x16x640";
   const std::vector<Shape> shapes = parse(shapes_text);
   cudaDeviceProp prop{};
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
