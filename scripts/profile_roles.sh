@@ -9,7 +9,9 @@
 #                kernel: decode_narrow_kernel, with KERNEL_FILE decode_narrow/kernel.cuh)
 #   KERNEL_FILE  default decode_wgmma/kernel.cuh
 # Environment: SNAPMLA_BUILD_DIR (default build), OUT (default /tmp/snapmla-profile): the ncu
-# table, the SASS and the report (roles.txt) are written there.
+# table, the SASS and the report (roles.txt) are written there. NCU_CACHE_CONTROL (default all:
+# ncu flushes the caches before the launch, code included, as the bench's L2 flush does; none:
+# the launch finds what the warm-up left in L2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHAPE=${1:-128x1x128x8192}
@@ -25,7 +27,7 @@ BIN=$(realpath "$BUILD/snapmla")
 mkdir -p "$OUT"
 
 # One launch after a warm-up (--launch-skip 1), clocks as the GPU runs them.
-"$NCU" --clock-control none --section SourceCounters --section WarpStateStats -k "regex:$KERNEL" \
+"$NCU" --clock-control none --cache-control "${NCU_CACHE_CONTROL:-all}" --section SourceCounters --section WarpStateStats -k "regex:$KERNEL" \
   --launch-skip 1 --launch-count 1 --page source --csv --print-source sass \
   "$BIN" bench --shapes "$SHAPE" --reps 2 --warmup 1 --no-graphs >"$OUT/source.csv" 2>"$OUT/ncu.log"
 
