@@ -17,7 +17,7 @@
 // (bf16 inputs, same block table), so that a wrong parameter wiring cannot pass as a fast kernel.
 //
 // Usage: flashmla_compare [BxS_QxH_QxS_K,...]
-//   (default: the shapes of tools/snapmla/bench.cpp's default_bench_shapes, kept in step by hand)
+//   (default: tools/snapmla/default_shapes.h, the list `snapmla bench` times)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -32,6 +32,7 @@
 
 #include <cutlass/bfloat16.h>
 
+#include "../../tools/snapmla/default_shapes.h"  // relative: built outside the project's CMake
 #include "params.h"
 #include "sm90/decode/dense/splitkv_mla.h"
 #include "smxx/decode/combine/combine.h"
@@ -257,10 +258,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   const std::string shapes_text =
       argc > 1 ? argv[1]
-               : "1x1x128x640,1x1x128x8192,1x1x16x8192,8x1x128x8192,8x1x16x8192,32x1x128x8192,"
-                 "32x2x128x8192,128x1x128x8192,128x2x128x8192,128x1x16x8192,128x1x64x8192,"
-                 "64x1x16x131072,128x1x128x16384,128x2x128x16384,64x1x128x65536,128x1x16x16384,"
-                 "128x1x32x8192,8x1x128x640,1x1x16x640,8x1x16x640";
+               : snapmla::tool::kDefaultBenchShapes;
   const std::vector<Shape> shapes = parse(shapes_text);
   cudaDeviceProp prop{};
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "default_shapes.h"
 #include "gemm_roof.h"
 #include "gpu_util.h"
 #include "report.h"
@@ -32,18 +33,6 @@
 #include "synth/mla_data.h"
 
 namespace snapmla::tool {
-
-std::vector<BenchShape> default_bench_shapes() {
-  // SNAPMLA.md section 7: the H100 table, then the shapes only the H200 table has, then h_q = 32
-  // (issue 4's tensor-parallel shard, per KV byte against h_q = 16 and 64), then the rest of
-  // issue 4's small family (b in {1, 8}, 640 tokens, h_q 16 and 128, under graphs). The same list
-  // is bench/external/flashmla_compare.cu's default.
-  return {{1, 1, 128, 640},    {1, 1, 128, 8192},   {1, 1, 16, 8192},    {8, 1, 128, 8192},
-          {8, 1, 16, 8192},    {32, 1, 128, 8192},  {32, 2, 128, 8192},  {128, 1, 128, 8192},
-          {128, 2, 128, 8192}, {128, 1, 16, 8192},  {128, 1, 64, 8192},  {64, 1, 16, 131072},
-          {128, 1, 128, 16384}, {128, 2, 128, 16384}, {64, 1, 128, 65536}, {128, 1, 16, 16384},
-          {128, 1, 32, 8192},  {8, 1, 128, 640},    {1, 1, 16, 640},     {8, 1, 16, 640}};
-}
 
 std::vector<BenchShape> parse_shapes(const std::string& text) {
   std::vector<BenchShape> shapes;
@@ -76,6 +65,8 @@ std::vector<BenchShape> parse_shapes(const std::string& text) {
   if (shapes.empty()) throw Error(ErrorCode::kInvalidArgument, "--shapes: no shape given");
   return shapes;
 }
+
+std::vector<BenchShape> default_bench_shapes() { return parse_shapes(kDefaultBenchShapes); }
 
 namespace {
 
