@@ -160,9 +160,12 @@ struct GpuDecode {
     return {out.download(), lse.download()};
   }
 
-  // The workspace's pieces (the shape's parts must be explicit, as in the tests that use this).
+  // The workspace's pieces, with the part count the API resolves (0: the device default).
   sched::WorkspaceLayout layout() const {
-    return sched::workspace_layout(problem.batch, problem.s_q, problem.h_q, shape.num_sm_parts);
+    const int parts = shape.num_sm_parts != 0
+                          ? shape.num_sm_parts
+                          : default_num_sm_parts(Device::cuda(0), problem.s_q, problem.h_q, problem.batch);
+    return sched::workspace_layout(problem.batch, problem.s_q, problem.h_q, parts);
   }
   // The split arrival counters, which every decode must leave at zero for the next.
   std::vector<std::int32_t> arrival_counters() const {
