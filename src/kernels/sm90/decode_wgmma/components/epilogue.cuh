@@ -49,8 +49,10 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStora
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, g = lane / 4, t = lane % 4;
   auto* staged = reinterpret_cast<float(*)[kOutRowFloats]>(sm.q_content);
-  constexpr int kRowRegs = kPvChunkRegs / 2;  // the thread's 16 query rows: register pairs k = 4 j + 2 r + e
-  const auto row_of_pair = [&](int c) { return pv_col(4 * (c / 2) + c % 2, t); };
+  // The thread's 16 query rows c: row decode_narrow::col_of(c, t), its two dims in registers
+  // acc_reg(c, 0) and acc_reg(c, 1) (the narrow kernel's O^T fragment layout, which PV shares).
+  constexpr int kRowRegs = kPvChunkRegs / 2;
+  const auto row_of_pair = [&](int c) { return decode_narrow::col_of(c, t); };
 
   // 1 / l of the thread's rows, read once before the rounds, all loads in flight together (in
   // the rounds, no load could move above the staging stores before it, which might alias it).
@@ -79,10 +81,9 @@ __device__ __forceinline__ void write_segment(const DecodeParams& p, SharedStora
     // O^T tile i of each warpgroup, divided by l, into the staging rows.
 #pragma unroll
     for (int c = 0; c < kRowRegs; ++c) {
-      const int k0 = 4 * (c / 2) + c % 2;  // r = 0: dim 2 g; k0 + 2: r = 1, dim 2 g + 1
       const bool empty = (empty_rows >> c) & 1u;
-      const float v0 = empty ? 0.0f : __fmul_rn(o[0][k0], inv_l[c]);
-      const float v1 = empty ? 0.0f : __fmul_rn(o[0][k0 + 2], inv_l[c]);
+      const float v0 = empty ? 0.0f : __fmul_rn(o[0][decode_narrow::acc_reg(c, 0)], inv_l[c]);  // dim 2 g
+      const float v1 = empty ? 0.0f : __fmul_rn(o[0][decode_narrow::acc_reg(c, 1)], inv_l[c]);  // dim 2 g + 1
       *reinterpret_cast<float2*>(&staged[row_of_pair(c)][wg * kPvChunkDims + decode_narrow::pv_out_dim(0, warp, g, 0)]) =
           make_float2(v0, v1);
     }

@@ -28,9 +28,6 @@ namespace snapmla::kernels::decode_wgmma {
 
 using OutputAcc = float[kPvChunks][kPvChunkRegs];
 
-// The query row (N column) of accumulator register k: 8 j + 2 t + e for k = 4 j + 2 r + e.
-__device__ __forceinline__ int pv_col(int k, int t) { return 8 * (k / 4) + 2 * t + k % 2; }
-
 template <bool kTail>
 __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
                                                     int n_hi, OutputAcc& o) {
