@@ -67,6 +67,24 @@ struct PendingMerges {
   }
 };
 
+// What merge_splits reads and writes, passed by value: merge_splits stays out of line, so that
+// its ~1,100 instructions sit apart from the code every call runs (fetched cold after an L2
+// flush: 0.5-1 us at b = 1, docs/perf.md sessions 21-22); a DecodeParams& made ptxas copy
+// every parameter to the stack.
+struct MergeArgs {
+  const std::int32_t* split_begin;
+  const float* partial_lse;
+  const float* partial_o;
+  std::uint16_t* out;
+  float* lse;
+  std::int64_t out_stride[3], lse_stride[3];
+  int s_q, h_q;
+  __device__ __forceinline__ explicit MergeArgs(const DecodeParams& p)
+      : split_begin(p.split_begin), partial_lse(p.partial_lse), partial_o(p.partial_o), out(p.out), lse(p.lse),
+        out_stride{p.out_stride[0], p.out_stride[1], p.out_stride[2]},
+        lse_stride{p.lse_stride[0], p.lse_stride[1], p.lse_stride[2]}, s_q(p.s_q), h_q(p.h_q) {}
+};
+
 // Merges request b's splits for query rows [row0, row0 + kTileRows) (those below s_q * h_q).
 // kThreads / kTileRows threads share a row; each owns every (kThreads / kTileRows)-th float4 of
 // its 512 dims, so a row's threads read consecutive 16-byte pieces. The dims go in passes of
@@ -74,7 +92,7 @@ struct PendingMerges {
 // registers; the 64-row kernel takes 4). No barrier inside. The kernel calls it after its
 // segment loop, where nothing else is live (inside the loop, ptxas spilled).
 template <int kThreads, int kTileRows, int kVecsPerPass>
-__device__ __forceinline__ void merge_splits(const DecodeParams& p, int b, int row0) {
+__device__ __noinline__ void merge_splits(const MergeArgs p, int b, int row0) {
   constexpr int kThreadsPerRow = kThreads / kTileRows;
   static_assert(kThreadsPerRow * kTileRows == kThreads && kThreadsPerRow <= kDimLatent / 4);
   constexpr int kVecsPerThread = kDimLatent / 4 / kThreadsPerRow;

@@ -221,7 +221,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) decode_wgmma_kernel(const Deco
   sched::for_each_segment(part, p.batch, p.lengths, [&](int r, int begin, int end, int split) {
     if (process_segment(p, sm, r, begin, end, split, ring, phases, handoff)) merges.add(r);
   });
-  merges.run([&](int r) { merge_splits<kThreads, kRowsPerCta, 4>(p, r, blockIdx.y * kRowsPerCta); });
+  merges.run([&](int r) { merge_splits<kThreads, kRowsPerCta, 4>(MergeArgs(p), r, blockIdx.y * kRowsPerCta); });
 }
 
 inline bool supports(const DecodeParams& p) {
