@@ -164,10 +164,11 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
         wait_slot_full(sm, handoff, k);
         wait_page(sm.page_full, phases, s);  // passed already by the owner; keeps this warpgroup's parities
       }
-      if (whole_block(blk)) fold_row_state<true>(sm, sm.slot[k], blk, warp, state);
-      else if (live) fold_row_state<false>(sm, sm.slot[k], blk, warp, state);
       const int n_hi = decode_tc::tokens_in_block(max_visible, blk), n_lo = decode_tc::tokens_in_block(min_visible, blk);
-      accumulate_pv(sm.slot[k], sm.stage[s], wg, n_lo, n_hi, o);
+      accumulate_pv(sm.slot[k], sm.stage[s], wg, n_lo, n_hi, o, [&] {
+        if (whole_block(blk)) fold_row_state<true>(sm, sm.slot[k], blk, warp, state);
+        else if (live) fold_row_state<false>(sm, sm.slot[k], blk, warp, state);
+      });
       // The warp's ldmatrix reads of the page and its wgmma reads of the slot are done.
       __syncwarp();
       if (warp_leader) cutlass::arch::ClusterBarrier::arrive(&sm.stage_empty[s]);

@@ -28,9 +28,9 @@ namespace snapmla::kernels::decode_wgmma {
 
 using OutputAcc = float[kPvChunks][kPvChunkRegs];
 
-template <bool kTail>
+template <bool kTail, class UnderFirstTiles>
 __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
-                                                    int n_hi, OutputAcc& o) {
+                                                    int n_hi, OutputAcc& o, UnderFirstTiles&& under_first_tiles) {
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, t = lane % 4;
   // ldmatrix row address of lane l: token row l of the k-step, 16-byte chunk 4 (m % 2) + warp of
   // the 128-byte row of column block m / 2 (SW128: chunk c of row r sits at c ^ (r % 8)).
@@ -91,6 +91,7 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
   for (int i = 0; i < kPvChunks; ++i) {
     if (i + 1 < kPvChunks) issue(i + 1);
     if (i + 2 < kPvChunks) load_raw(i + 2);
+    if (i == 0) under_first_tiles();  // tiles 0 and 1 are on the tensor cores
     if (i + 1 < kPvChunks) {
       cute::warpgroup_wait<1>();
     } else {
@@ -111,13 +112,17 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
 }
 
 // One block: P8 and the rows' alpha / unmult from its owner's slot, V from its page. The masking
-// is chosen once a block (n_lo is CTA-uniform), not once a fragment.
+// is chosen once a block (n_lo is CTA-uniform), not once a fragment. under_first_tiles() runs
+// once the first two tiles are on the tensor cores: the caller's row-state fold, whose
+// shared-memory reads stood exposed before PV (~150 cycles a block in clock stamps; moved here,
+// 1-3 % faster at h_q >= 64, docs/perf.md v44).
+template <class UnderFirstTiles>
 __device__ __forceinline__ void accumulate_pv(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
-                                              int n_hi, OutputAcc& o) {
+                                              int n_hi, OutputAcc& o, UnderFirstTiles&& under_first_tiles) {
   if (n_lo < kTokensPerBlock) {
-    accumulate_pv_block<true>(slot, st, wg, n_lo, n_hi, o);
+    accumulate_pv_block<true>(slot, st, wg, n_lo, n_hi, o, under_first_tiles);
   } else {
-    accumulate_pv_block<false>(slot, st, wg, n_lo, n_hi, o);
+    accumulate_pv_block<false>(slot, st, wg, n_lo, n_hi, o, under_first_tiles);
   }
 }
 
