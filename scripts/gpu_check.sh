@@ -10,7 +10,8 @@
 #   6. FlashMLA's BF16 decode on the bench's shapes, same timing rules, when its comparison
 #      binary is there ($FLASHMLA_COMPARE, or $BUILD/flashmla/ or build-flashmla/
 #      flashmla_compare: scripts/build_flashmla_compare.sh builds it from a FlashMLA checkout)
-# and a summary table last. Logs go to $OUT (if set) or build/gpu_check_logs.
+# then the bench and FlashMLA joined in one table (scripts/same_run_table.py), and a summary
+# table last. Logs go to $OUT (if set) or build/gpu_check_logs.
 # Usage: scripts/gpu_check.sh [--quick]   (--quick: skip the bench)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +106,13 @@ if [ "$QUICK" = 0 ]; then
   else
     echo "gpu_check: $BUILD/snapmla not built, skipping the bench"
   fi
+fi
+
+# The bench and FlashMLA side by side, just before the summary: a remote run hands back only the
+# last lines of the output and a few of the logs.
+if [ -s "$LOG/bench.log" ] && [ -s "$LOG/flashmla_same_run.log" ]; then
+  echo
+  python3 scripts/same_run_table.py "$LOG/bench.log" "$LOG/flashmla_same_run.log"
 fi
 
 echo
