@@ -57,11 +57,12 @@ if [ -x "$SANITIZER" ]; then
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_step" --gtest_filter="$MEMCHECK_FILTER"
   step memcheck_decode_grid "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/DecodeGrid.*/case12:Heads/DecodeGrid.*/case34:DecodeGpu.*'
-  # The wgmma FP8 kernels launched directly on small cases of test_decode_kernels_gpu.cpp's grid:
-  # case1 = h16 s_q 2 causal (the narrow kernel, 32 rows, mixed visibility), case2 = h16 s_q 1
-  # in 1 part (the narrow kernel, 16 rows, two CTAs of two stages), case16..18 = h3 s_q 1 padding
-  # rows, h3 s_q 4, h3 s_q 2 causal (the narrow kernel, 16 rows, three CTAs of one stage: the
-  # default parts), case19 = h20 s_q 4 causal (the 64-row kernel, a full and a partial tile).
+  # The wgmma FP8 kernels launched directly on small cases of test_decode_kernels_gpu.cpp's grid,
+  # on the route the launch picks (Wgmma*MatchesEmulationSimtAndTruth) and on every route forced
+  # (WgmmaFp8EveryRoute*: the 16- and 32-row narrow kernels in row groups, the 64-row kernel):
+  # case1 = h16 s_q 2 causal (32 rows, mixed visibility), case2 = h16 s_q 1 in 1 part, case16..18
+  # = h3 s_q 1 padding rows, h3 s_q 4, h3 s_q 2 causal, case19 = h20 s_q 4 causal (80 rows: five
+  # 16-row groups, or a full and a partial 64-row tile).
   WGMMA_SMALL=$(printf 'Shapes/DecodeTcGrid.Wgmma*/case%s:' 1 2 16 17 18 19)
   step memcheck_decode_wgmma "$SANITIZER" --tool memcheck --error-exitcode 97 \
     "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" --gtest_filter="${WGMMA_SMALL}DecodeWgmmaGpu.Serves*"

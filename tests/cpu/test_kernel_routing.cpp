@@ -76,8 +76,29 @@ TEST(KernelRouting, ThreeNarrowCtasPerSmOnlyFor16RowsAndEnoughParts) {
   EXPECT_EQ(decode_narrow::narrow_ctas_per_sm(16, 3 * 132, 132), 3);
   EXPECT_EQ(decode_narrow::narrow_ctas_per_sm(16, 3 * 132 - 1, 132), 2);
   EXPECT_EQ(decode_narrow::narrow_ctas_per_sm(32, 3 * 132, 132), 2);
+  EXPECT_EQ(decode_narrow::narrow_ctas_per_sm(16, 8LL * 66, 132), 3);  // row groups count as CTAs
   EXPECT_EQ(decode_narrow::stages_for(3), 1);
   EXPECT_EQ(decode_narrow::stages_for(2), 2);
+}
+
+TEST(KernelRouting, SmallCallsOfMoreThan16RowsRunTheNarrowKernelInRowGroups) {
+  EXPECT_EQ(decode_narrow::row_groups(128, 16), 8);
+  EXPECT_EQ(decode_narrow::row_groups(17, 16), 2);
+  EXPECT_EQ(decode_narrow::row_groups(16, 16), 1);
+  EXPECT_EQ(decode_narrow::row_groups(256, 32), 8);
+  const int sms = 132, bound = decode_narrow::kSmallCallUnitsPerSm * sms;
+  // (page, 16-row group) units = groups x batch x max_pages against kSmallCallUnitsPerSm a SM.
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 1, 10, sms));   // 1x1x128x640: 80 units
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 8, 10, sms));    // 8x1x32x640: 160
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 1, 128, sms));   // 1x1x32x8192: 256
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 8, 10, sms));  // 8x1x128x640: 640
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 128, sms)); // 1x1x128x8192: 1024
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4, sms));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4 + 1, sms));
+  // 16 rows or fewer: the narrow kernel's single group anyway.
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(16, 1, 1, sms));
+  // No overflow at the extremes of the block table.
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(1 << 20, 1 << 20, 1 << 30, sms));
 }
 
 }  // namespace

@@ -166,6 +166,40 @@ TEST_P(DecodeTcGrid, Fp8MatchesEmulationSimtAndTruth) { run_case(GetParam(), Pat
 TEST_P(DecodeTcGrid, Bf16MatchesEmulationSimtAndTruth) { run_case(GetParam(), Path::kBf16, 4321); }
 TEST_P(DecodeTcGrid, WgmmaFp8MatchesEmulationSimtAndTruth) { run_case(GetParam(), Path::kFp8, 4321, Kernel::kWgmma); }
 
+// Every kernel launch_decode_fp8_wgmma can route to, forced on the same inputs (the automatic
+// route picks by row count and call size, so a grid case alone would test one of them): the
+// 16-row narrow kernel in row groups (the small calls' route at any row count), the 32-row one
+// (up to 32 rows; refused above), and the 64-row kernel with its in-kernel merges, each with
+// the combine the route's merged_up_to asks for.
+TEST_P(DecodeTcGrid, WgmmaFp8EveryRouteMatchesEmulation) {
+  const Case& c = GetParam();
+  SCOPED_TRACE(c.name);
+  const ref::HostProblem problem = testing::make_problem(c, 8765);
+  const int parts = c.parts > 0 ? c.parts : default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+  const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, Path::kFp8, parts);
+  testing::GpuDecode g(problem, parts);
+  g.step(Path::kFp8);
+  const kernels::DecodeParams p = kernel_params(g, Path::kFp8);
+  using kernels::WgmmaRoute;
+  for (const auto& [route, name] : {std::pair{WgmmaRoute::kNarrow16, "narrow16"}, std::pair{WgmmaRoute::kNarrow32, "narrow32"},
+                                    std::pair{WgmmaRoute::kTiles64, "tiles64"}}) {
+    SCOPED_TRACE(name);
+    poison_outputs(g);
+    if (route == WgmmaRoute::kNarrow32 && c.s_q * c.h_q > 32) {
+      EXPECT_FALSE(kernels::launch_decode_fp8_wgmma(p, nullptr, route));
+      continue;
+    }
+    ASSERT_TRUE(kernels::launch_decode_fp8_wgmma(p, nullptr, route));
+    kernels::launch_combine(p, nullptr, kernels::decode_fp8_wgmma_merged_up_to(p, route));
+    const testing::Agreement a = testing::agreement(g.result(), cpu);
+    std::printf("route %-8s %-30s parts %3d | vs emulation: rel_l2 %.2e max_abs %.2e lse %.2e\n", name, c.name.c_str(),
+                parts, a.rel_l2, a.max_abs, a.lse_max_abs);
+    EXPECT_EQ(a.mismatched_specials, 0) << "NaN/Inf (or unwritten outputs) where the emulation has none";
+    EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2);
+    EXPECT_LE(a.lse_max_abs, testing::kWgmmaVsEmulationLseAbs);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, DecodeTcGrid, ::testing::ValuesIn(grid()),
                          [](const auto& info) { return "case" + std::to_string(info.index); });
 

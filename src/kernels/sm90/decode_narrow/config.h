@@ -31,7 +31,7 @@ inline constexpr int kWarps = kThreads / 32;
 // slot (~71 KB): the split page ring of components/load.cuh, about 1.5 pages. A third chain
 // keeps the SM busier; it pays off when every part streams many pages (large batches), so the
 // planner asks for it (narrow_parts_per_sm) and the launch picks it when the schedule has that
-// many parts (narrow_ctas_per_sm).
+// many parts, or row groups (narrow_ctas_per_sm).
 SNAPMLA_HD constexpr int stages_for(int ctas_per_sm) { return ctas_per_sm >= 3 ? 1 : 2; }
 // The split ring's lo part: content column blocks 0 and 1 (dims 0..255) of a page.
 inline constexpr int kLoBlocks = 2;
@@ -49,6 +49,27 @@ inline constexpr int kPvKSteps = kTokensPerBlock / 32;
 // The query-row counts the kernel is built for, and the one serving `rows` (0: none).
 inline constexpr int kMaxCols = 32;
 SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows <= kMaxCols ? 32 : 0; }
+
+// Row groups. A 16-row CTA serves kGroupCols query rows of its part: CTA x is part x / groups,
+// rows 16 * (x % groups) on (groups fastest, so that the busy low parts start first). So that
+// kernel serves any row count (the 32-row one serves up to 32 rows, in one group). Large calls
+// keep one CTA for all rows (16, 32) or take the 64-row kernel (more rows): every group re-reads
+// the page. Small calls are latency-bound instead, and there the one-warpgroup CTA's shorter
+// chain wins: a call of at most kSmallCallUnitsPerSm (page, 16-row group) units a SM, counted
+// with the block table's width (no request has more than max_pages pages), runs the 16-row
+// kernel over ceil(rows / 16) groups whatever its row count. H200, under graphs, 64-row or
+// 32-row kernel -> row groups (FlashMLA BF16): 1x1x128x640 17.3 -> 14.1 us (15.9), 1x1x32x640
+// 19.7 -> 13.8 (14.6), 8x1x64x640 (320 units) 19.6 -> 17.7 (19.2), 1x1x32x8192 26.4 -> 21.0
+// (29.3); past ~3 units a SM it loses where the groups' CTAs need a second wave: 1x1x128x4096
+// (512 units) 23.4 -> 28.5, 1x1x128x8192 25.8 -> 34.4 (docs/perf.md, session 23).
+inline constexpr int kGroupCols = 16;
+inline constexpr int kSmallCallUnitsPerSm = 3;
+SNAPMLA_HD constexpr int row_groups(int rows, int cols) { return (rows + cols - 1) / cols; }
+SNAPMLA_HD constexpr bool small_call_in_row_groups(int rows, int batch, int max_pages, int sms) {
+  // groups * batch * max_pages <= bound, without the product (it can pass 2^63).
+  return rows > kGroupCols && max_pages > 0 &&
+         static_cast<long long>(row_groups(rows, kGroupCols)) * batch <= kSmallCallUnitsPerSm * sms / max_pages;
+}
 // The planner's parts per SM for `rows` <= kMaxCols query rows and `batch` requests (0: not
 // known, taken as large).
 SNAPMLA_HD constexpr int narrow_parts_per_sm(int rows, int batch) {
@@ -56,9 +77,10 @@ SNAPMLA_HD constexpr int narrow_parts_per_sm(int rows, int batch) {
   if (batch == 0 || batch >= kMinBatchForThreeCtas) return 3;
   return batch >= kMinBatchForTwoParts ? 2 : 1;
 }
-// The CTAs per SM the launch runs for `rows` <= kMaxCols rows, `parts` schedule parts, `sms` SMs.
-SNAPMLA_HD constexpr int narrow_ctas_per_sm(int rows, int parts, int sms) {
-  return rows <= 16 && parts >= 3 * sms ? 3 : 2;
+// The CTAs per SM the launch runs for `cols` (16 or 32) rows a CTA and `ctas` CTAs (schedule
+// parts x row groups) on `sms` SMs.
+SNAPMLA_HD constexpr int narrow_ctas_per_sm(int cols, long long ctas, int sms) {
+  return cols <= 16 && ctas >= 3LL * sms ? 3 : 2;
 }
 
 // PV's A fragment (m64 x k32 e4m3, registers): lane (g, t) of warp w holds registers r = 0..3,

@@ -2,9 +2,11 @@
 // docs/numerics.md): the rows sit in the wgmma N dimension (config.h), so no tensor-core work,
 // softmax or fold is spent on padding rows, and V^T never goes through shared memory.
 //
-// Grid: (schedule part); 128 threads = one warpgroup; two CTAs per SM of two page stages, or
-// at 16 rows, when the schedule has 3 parts per SM (config.h), three CTAs of the split page
-// ring (load.cuh), so one CTA's tensor-core work overlaps the others' softmax. Each CTA reads
+// Grid: row groups x schedule parts, groups fastest (config.h, row_groups: 16 rows a CTA, any
+// row count; the 32-row kernel serves up to 32 rows in one group); 128 threads = one warpgroup;
+// two CTAs per SM of two page stages, or at 16 rows, when the grid has 3 CTAs per SM (config.h),
+// three CTAs of the split page ring (load.cuh), so one CTA's tensor-core work overlaps the
+// others' softmax. Each CTA reads
 // its PartRange and walks its segments exactly as the other decode kernels (and the CPU
 // reference) do. Per 64-token block (one page):
 //   1. load      wait for page blk, then TMA page blk + 1 into the other stage; split ring:
@@ -36,6 +38,21 @@ using decode_wgmma::make_page_maps;
 using decode_wgmma::PageMaps;
 using decode_wgmma::wait_page;
 
+// Row groups a part (config.h): the 16-row kernel serves any row count in groups; the 32-row
+// one serves up to 32 rows in one (no route needs more, and the group arithmetic took it from
+// 253 to 255 registers and 128x1x32x8192 ~0.6 % slower).
+template <int kCols>
+__device__ __forceinline__ int groups_a_part(const DecodeParams& p) {
+  if constexpr (kCols == kGroupCols) return row_groups(p.s_q * p.h_q, kCols);
+  return 1;
+}
+// The CTA's first query row (grid: row groups x parts, groups fastest). Worked out where it is
+// used, not kept in a register across the block loop.
+template <int kCols>
+__device__ __forceinline__ int first_row(const DecodeParams& p) {
+  return static_cast<int>(blockIdx.x % groups_a_part<kCols>(p)) * kCols;
+}
+
 // `ring`: the stage (two stages) or lo slot (split ring) of the segment's first page, and
 // `phases` the mbarrier phases; both run on across the segments of a part.
 template <int kCols, int kStages>
@@ -64,7 +81,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
     }
   }
   // One row a thread at 16 rows; the strided loader at 32 (decode_wgmma/components/load.cuh).
-  decode_wgmma::load_query_rows<kCols, kThreads, kCols == 16>(p, b, 0, length, sm);
+  decode_wgmma::load_query_rows<kCols, kThreads, kCols == 16>(p, b, first_row<kCols>(p), length, sm);
   fence_view_async_shared();  // q tiles (and NaN-filled parts): generic writes, wgmma reads
   __syncthreads();
   // 16 rows: the row constants stay in registers for the segment; 32 rows: re-read every block
@@ -139,7 +156,7 @@ __device__ __forceinline__ void process_segment(const DecodeParams& p, const Pag
 
   finish_row_sums<kCols>(sm, state);
   const bool single = p.split_begin[b + 1] - p.split_begin[b] == 1;
-  write_segment<kCols>(p, b, split, single, state, o);  // 5. epilogue
+  write_segment<kCols>(p, b, first_row<kCols>(p), split, single, state, o);  // 5. epilogue
   __syncthreads();  // q and the row state are reset by the next segment
 }
 
@@ -151,7 +168,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<NarrowCtaStorage<kCols, kStages>*>(smem_raw + pad);
-  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x];
+  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x / groups_a_part<kCols>(p)];
   decode_wgmma::init_page_barriers(sm.page_full, kStages == 1 ? 3 : kStages);  // split ring: 2 lo + hi
   __syncthreads();
   int ring = 0;
@@ -161,15 +178,18 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   });
 }
 
-// The caller (the wgmma kernel's launch) has checked alignment, tma_reads_cache and that
-// s_q * h_q <= kCols.
+// The caller (the wgmma kernel's launch) has checked alignment, tma_reads_cache, and at 32 rows
+// a CTA that s_q * h_q <= 32.
 template <int kCols, int kCtasPerSm>
 void launch_cols(const DecodeParams& params, StreamHandle stream) {
   const char* name = "decode_fp8_narrow kernel launch";
   const PageMaps maps = make_page_maps(params);
   constexpr int kBytes = kSmemBytes<kCols, kCtasPerSm>;
   set_max_dynamic_smem<decode_narrow_kernel<kCols, kCtasPerSm>>(kBytes, name);
-  decode_narrow_kernel<kCols, kCtasPerSm><<<params.num_parts, kThreads, kBytes, to_stream(stream)>>>(params, maps);
+  const long long groups = kCols == kGroupCols ? row_groups(params.s_q * params.h_q, kCols) : 1;
+  const long long grid = groups * params.num_parts;
+  if (grid > 0x7fffffff) cuda_check(cudaErrorInvalidConfiguration, name);  // a grid's x limit
+  decode_narrow_kernel<kCols, kCtasPerSm><<<static_cast<unsigned>(grid), kThreads, kBytes, to_stream(stream)>>>(params, maps);
   check_launch(name);
 }
 

@@ -20,8 +20,8 @@
 //                 the last split of a request of a few splits merges them (common/merge_splits.cuh)
 // Warpgroup 1 needs warpgroup 0's row maxima of the turn for its own softmax and waits for them
 // after its QK, so the two QKs run at once. O lives in registers (128 fp32 a thread). One CTA
-// per SM (~218 KB of shared memory). launch() serves s_q * h_q <= 32 rows with the narrow kernel
-// instead (src/kernels/sm90/decode_narrow).
+// per SM (~218 KB of shared memory). launch() serves s_q * h_q <= 32 rows, and small calls of
+// any row count, with the narrow kernel instead (src/kernels/sm90/decode_narrow; route_for).
 #pragma once
 
 #include <cstdint>
@@ -243,25 +243,48 @@ inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const 
   check_launch(name);
 }
 
-inline int merged_up_to(const DecodeParams& params) {
-  const bool tiles = decode_narrow::cols_for_rows(params.s_q * params.h_q) == 0;  // the 64-row kernel
+// The kernel that serves `params` (kAuto resolved): the narrow kernel in row groups for small
+// calls (decode_narrow/config.h), the narrow kernel's one CTA per part up to 32 rows, the
+// 64-row kernel above.
+inline WgmmaRoute route_for(const DecodeParams& params, int sms) {
+  const int rows = params.s_q * params.h_q;
+  if (decode_narrow::small_call_in_row_groups(rows, params.batch, params.max_pages, sms))
+    return WgmmaRoute::kNarrow16;
+  switch (decode_narrow::cols_for_rows(rows)) {
+    case 16: return WgmmaRoute::kNarrow16;
+    case 32: return WgmmaRoute::kNarrow32;
+    default: return WgmmaRoute::kTiles64;
+  }
+}
+
+inline WgmmaRoute resolve(const DecodeParams& params, WgmmaRoute route, const char* name) {
+  return route == WgmmaRoute::kAuto ? route_for(params, current_device_sm_count(name)) : route;
+}
+
+// Only the 64-row kernel merges splits itself.
+inline int merged_up_to(const DecodeParams& params, WgmmaRoute route) {
+  const bool tiles = resolve(params, route, "decode_fp8_wgmma merged_up_to") == WgmmaRoute::kTiles64;
   return tiles && params.split_done != nullptr ? sched::kMaxInKernelMergeSplits : 1;
 }
 
-inline bool launch(const DecodeParams& params, StreamHandle stream) {
+inline bool launch(const DecodeParams& params, StreamHandle stream, WgmmaRoute route) {
   const char* name = "decode_fp8_wgmma kernel launch";
   if (!supports(params)) return false;
   const int rows = params.s_q * params.h_q;
+  if (route == WgmmaRoute::kNarrow32 && rows > decode_narrow::kMaxCols) return false;
   if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
-  // Up to 32 rows: the narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
-  switch (decode_narrow::cols_for_rows(rows)) {
-    case 16:
-      if (decode_narrow::narrow_ctas_per_sm(rows, params.num_parts, current_device_sm_count(name)) == 3)
+  switch (resolve(params, route, name)) {
+    case WgmmaRoute::kNarrow16: {
+      // The narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
+      using decode_narrow::kGroupCols;
+      const long long ctas = static_cast<long long>(decode_narrow::row_groups(rows, kGroupCols)) * params.num_parts;
+      if (decode_narrow::narrow_ctas_per_sm(kGroupCols, ctas, current_device_sm_count(name)) == 3)
         launch_decode_fp8_narrow16x3(params, stream);
       else
         launch_decode_fp8_narrow16(params, stream);
       break;
-    case 32: launch_decode_fp8_narrow32(params, stream); break;
+    }
+    case WgmmaRoute::kNarrow32: launch_decode_fp8_narrow32(params, stream); break;
     default: launch_tiles(params, stream, name);
   }
   return true;

@@ -5,22 +5,31 @@
 
 namespace snapmla::kernels {
 
+// Which kernel launch_decode_fp8_wgmma runs. kAuto: the one decode_wgmma/kernel.cuh's route_for
+// picks for the call; the others force a kernel (tests cover each on the same inputs).
+//   kNarrow16              the narrow kernel (src/kernels/sm90/decode_narrow), 16 query rows a
+//                          CTA, any row count in row groups
+//   kNarrow32              the same with 32 rows a CTA, for s_q * h_q <= 32 only (false, nothing
+//                          launched, above)
+//   kTiles64               the 64-row kernel
+enum class WgmmaRoute { kAuto, kNarrow16, kNarrow32, kTiles64 };
+
 // Runs the FP8 split kernel on Hopper warpgroup MMAs (same outputs as launch_decode_fp8:
 // out/lse for single-split requests, partial_o/partial_lse for the others, and out/lse for
 // the requests decode_fp8_wgmma_merged_up_to says it merges itself). Serves every s_q, h_q
 // and causal setting. Returns false, launching nothing, for misaligned query, cache or output
 // pointers or strides (16-byte loads of q_nope, q_rope and the cache planes, 4-byte stores of
 // out) and for caches TMA cannot address (no page, more than 2^31 tokens).
-bool launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream);
+bool launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream, WgmmaRoute route = WgmmaRoute::kAuto);
 
 // Whether launch_decode_fp8_wgmma would serve `params` (no launch).
 bool decode_fp8_wgmma_supports(const DecodeParams& params);
 
 // The largest split count of the requests launch_decode_fp8_wgmma merges into out/lse itself:
-// the 64-row kernel (s_q * h_q > 32) merges requests of up to sched::kMaxInKernelMergeSplits
+// the 64-row kernel (kTiles64) merges requests of up to sched::kMaxInKernelMergeSplits
 // splits when params.split_done is set (kernels/common/merge_splits.cuh); otherwise 1 (single
-// splits only). The narrow kernel does not merge: its requests' last splits all end in the
+// splits only). Pass the route given to the launch. The narrow kernel does not merge: its requests' last splits all end in the
 // kernel's last moments, where the combine kernel, spread over every SM, is faster (docs/perf.md, v30).
-int decode_fp8_wgmma_merged_up_to(const DecodeParams& params);
+int decode_fp8_wgmma_merged_up_to(const DecodeParams& params, WgmmaRoute route = WgmmaRoute::kAuto);
 
 }  // namespace snapmla::kernels

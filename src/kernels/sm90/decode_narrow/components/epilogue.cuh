@@ -1,7 +1,7 @@
 // Step 5, at the end of a segment: O / l and the LSE with the semantics of the other decode
 // kernels (ref::finish_row, decode_wgmma/components/epilogue.cuh): a request with one split
 // writes out (bf16) and lse; a split of a longer request writes partial_o (fp32) and
-// partial_lse. Thread (w, g, t) holds, for its rows col(c), the dim pairs
+// partial_lse. Thread (w, g, t) holds, for its rows row0 + col(c), the dim pairs
 // pv_out_dim(m, w, g, 0..1) of every dim tile m: one 4-byte (bf16) or 8-byte (fp32) store each.
 #pragma once
 
@@ -16,13 +16,13 @@
 namespace snapmla::kernels::decode_narrow {
 
 template <int kCols>
-__device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int split, bool single,
+__device__ __forceinline__ void write_segment(const DecodeParams& p, int b, int row0, int split, bool single,
                                               const RowState<kCols>& state, const OutputAcc<kCols>& o) {
   const int rows = p.s_q * p.h_q;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int c = 0; c < kColsPerThread<kCols>; ++c) {
-    const int row = col_of(c, t);
+    const int row = row0 + col_of(c, t);
     if (row >= rows) continue;
     const auto [empty, inv_l, lse2] = decode_tc::finish_row(state.m[c], state.l[c]);
     const long long iq = row / p.h_q, h = row % p.h_q;
