@@ -91,10 +91,18 @@ TEST(KernelRouting, SmallCallsOfMoreThan16RowsRunTheNarrowKernelInRowGroups) {
   EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 1, 10, sms));   // 1x1x128x640: 80 units
   EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 8, 10, sms));    // 8x1x32x640: 160
   EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 1, 128, sms));   // 1x1x32x8192: 256
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 8, 10, sms));  // 8x1x128x640: 640
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 64, sms));  // 1x1x128x4096: 512
   EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 128, sms)); // 1x1x128x8192: 1024
   EXPECT_TRUE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4, sms));
   EXPECT_FALSE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4 + 1, sms));
+  // Tables of at most kShortTablePages pages: up to kShortTableUnitsPerSm units a SM.
+  const int short_bound = decode_narrow::kShortTableUnitsPerSm * sms, short_pages = decode_narrow::kShortTablePages;
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 8, 10, sms));   // 8x1x128x640: 640
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 8, 16, sms));   // 8x1x128x1024: 1024
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, short_bound / (8 * short_pages), short_pages, sms));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, short_bound / (8 * short_pages) + 1, short_pages, sms));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 2, short_pages + 1, sms));  // 528 units, long table
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 32, 10, sms)); // 32x1x128x640: 2560
   // 16 rows or fewer: the narrow kernel's single group anyway.
   EXPECT_FALSE(decode_narrow::small_call_in_row_groups(16, 1, 1, sms));
   // No overflow at the extremes of the block table.

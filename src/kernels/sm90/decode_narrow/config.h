@@ -55,20 +55,25 @@ SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows
 // kernel serves any row count (the 32-row one serves up to 32 rows, in one group). Large calls
 // keep one CTA for all rows (16, 32) or take the 64-row kernel (more rows): every group re-reads
 // the page. Small calls are latency-bound instead, and there the one-warpgroup CTA's shorter
-// chain wins: a call of at most kSmallCallUnitsPerSm (page, 16-row group) units a SM, counted
-// with the block table's width (no request has more than max_pages pages), runs the 16-row
-// kernel over ceil(rows / 16) groups whatever its row count. H200, under graphs, 64-row or
-// 32-row kernel -> row groups (FlashMLA BF16): 1x1x128x640 17.3 -> 14.1 us (15.9), 1x1x32x640
-// 19.7 -> 13.8 (14.6), 8x1x64x640 (320 units) 19.6 -> 17.7 (19.2), 1x1x32x8192 26.4 -> 21.0
-// (29.3); past ~3 units a SM it loses where the groups' CTAs need a second wave: 1x1x128x4096
-// (512 units) 23.4 -> 28.5, 1x1x128x8192 25.8 -> 34.4 (docs/perf.md, session 23).
+// chain wins. Small: (page, 16-row group) units, counted with the block table's width (no
+// request has more than max_pages pages), at most kSmallCallUnitsPerSm a SM, or at most
+// kShortTableUnitsPerSm a SM where the table is at most kShortTablePages wide. H200, under
+// graphs, 64-row or 32-row kernel -> row groups (FlashMLA BF16): 1x1x128x640 17.3 -> 14.1 us
+// (15.9), 1x1x32x640 19.7 -> 13.8 (14.6), 8x1x128x640 (640 units) 21.3 -> 20.0 (20.0),
+// 8x1x128x1024 (1024) 24.1 -> 23.1, 16x1x32x1024 24.7 -> 20.3. Past 3 units a SM with long
+// tables it loses (1x1x128x4096 23.4 -> 28.4, 2x1x128x4096 23.3 -> 31.9, 1x1x128x8192 25.5 ->
+// 34.5), and far more at large calls (docs/perf.md, session 23).
 inline constexpr int kGroupCols = 16;
 inline constexpr int kSmallCallUnitsPerSm = 3;
+inline constexpr int kShortTablePages = 32;
+inline constexpr int kShortTableUnitsPerSm = 10;
 SNAPMLA_HD constexpr int row_groups(int rows, int cols) { return (rows + cols - 1) / cols; }
 SNAPMLA_HD constexpr bool small_call_in_row_groups(int rows, int batch, int max_pages, int sms) {
-  // groups * batch * max_pages <= bound, without the product (it can pass 2^63).
-  return rows > kGroupCols && max_pages > 0 &&
-         static_cast<long long>(row_groups(rows, kGroupCols)) * batch <= kSmallCallUnitsPerSm * sms / max_pages;
+  if (rows <= kGroupCols || max_pages <= 0) return false;
+  // groups * batch * max_pages <= units a SM * sms, without the product (it can pass 2^63).
+  const long long groups_x_batch = static_cast<long long>(row_groups(rows, kGroupCols)) * batch;
+  const int units_per_sm = max_pages <= kShortTablePages ? kShortTableUnitsPerSm : kSmallCallUnitsPerSm;
+  return groups_x_batch <= static_cast<long long>(units_per_sm) * sms / max_pages;
 }
 // The planner's parts per SM for `rows` <= kMaxCols query rows and `batch` requests (0: not
 // known, taken as large).
