@@ -1,14 +1,14 @@
-// The narrow FP8 split-KV decode kernel for s_q * h_q <= 32 query rows (SnapMLA arithmetic,
-// docs/numerics.md): the rows sit in the wgmma N dimension (config.h), so no tensor-core work,
-// softmax or fold is spent on padding rows, and V^T never goes through shared memory.
+// The narrow FP8 split-KV decode kernel for s_q * h_q <= 32 query rows, and for small calls of
+// any row count in 16-row groups (SnapMLA arithmetic, docs/numerics.md): the rows sit in the
+// wgmma N dimension (config.h), so no tensor-core work, softmax or fold is spent on padding
+// rows, and V^T never goes through shared memory.
 //
 // Grid: row groups x schedule parts, groups fastest (config.h, row_groups: 16 rows a CTA, any
 // row count; the 32-row kernel serves up to 32 rows in one group); 128 threads = one warpgroup;
 // two CTAs per SM of two page stages, or at 16 rows, when the grid has 3 CTAs per SM (config.h),
 // three CTAs of the split page ring (load.cuh), so one CTA's tensor-core work overlaps the
-// others' softmax. Each CTA reads
-// its PartRange and walks its segments exactly as the other decode kernels (and the CPU
-// reference) do. Per 64-token block (one page):
+// others' softmax. Each CTA reads its PartRange and walks its segments exactly as the other
+// decode kernels (and the CPU reference) do. Per 64-token block (one page):
 //   1. load      wait for page blk, then TMA page blk + 1 into the other stage; split ring:
 //                page blk + 1's lo part now, its hi part halfway through PV       (load.cuh)
 //   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 per k-step   (qk.cuh)
