@@ -62,7 +62,8 @@ SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows
 // (15.9), 1x1x32x640 19.7 -> 13.8 (14.6), 8x1x128x640 (640 units) 21.3 -> 20.0 (20.0),
 // 8x1x128x1024 (1024) 24.1 -> 23.1, 16x1x32x1024 24.7 -> 20.3. Past 3 units a SM with long
 // tables it loses (1x1x128x4096 23.4 -> 28.4, 2x1x128x4096 23.3 -> 31.9, 1x1x128x8192 25.5 ->
-// 34.5), and far more at large calls (docs/perf.md, session 23).
+// 34.5: the plan's parts, sized for the 64-row kernel, put its CTAs in two waves), and far
+// more at large calls (docs/perf.md, session 23).
 inline constexpr int kGroupCols = 16;
 inline constexpr int kSmallCallUnitsPerSm = 3;
 inline constexpr int kShortTablePages = 32;
