@@ -38,19 +38,11 @@ using decode_wgmma::make_page_maps;
 using decode_wgmma::PageMaps;
 using decode_wgmma::wait_page;
 
-// Row groups a part (config.h): the 16-row kernel serves any row count in groups; the 32-row
-// one serves up to 32 rows in one (no route needs more, and the group arithmetic took it from
-// 253 to 255 registers and 128x1x32x8192 ~0.6 % slower).
-template <int kCols>
-__device__ __forceinline__ int groups_a_part(const DecodeParams& p) {
-  if constexpr (kCols == kGroupCols) return row_groups(p.s_q * p.h_q, kCols);
-  return 1;
-}
 // The CTA's first query row (grid: row groups x parts, groups fastest). Worked out where it is
 // used, not kept in a register across the block loop.
 template <int kCols>
 __device__ __forceinline__ int first_row(const DecodeParams& p) {
-  return static_cast<int>(blockIdx.x % groups_a_part<kCols>(p)) * kCols;
+  return static_cast<int>(blockIdx.x % groups_a_part(kCols, p.s_q * p.h_q)) * kCols;
 }
 
 // `ring`: the stage (two stages) or lo slot (split ring) of the segment's first page, and
@@ -168,7 +160,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) decode_narrow_kernel(con
   // wgmma tiles need 1024-aligned shared addresses; the launch asks for kTileAlign bytes extra.
   const std::uint32_t pad = (kTileAlign - smem_u32(smem_raw) % kTileAlign) % kTileAlign;
   auto& sm = *reinterpret_cast<NarrowCtaStorage<kCols, kStages>*>(smem_raw + pad);
-  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x / groups_a_part<kCols>(p)];
+  const sched::PartRange part = static_cast<const sched::PartRange*>(p.parts)[blockIdx.x / groups_a_part(kCols, p.s_q * p.h_q)];
   decode_wgmma::init_page_barriers(sm.page_full, kStages == 1 ? 3 : kStages);  // split ring: 2 lo + hi
   __syncthreads();
   int ring = 0;
@@ -186,8 +178,7 @@ void launch_cols(const DecodeParams& params, StreamHandle stream) {
   const PageMaps maps = make_page_maps(params);
   constexpr int kBytes = kSmemBytes<kCols, kCtasPerSm>;
   set_max_dynamic_smem<decode_narrow_kernel<kCols, kCtasPerSm>>(kBytes, name);
-  const long long groups = kCols == kGroupCols ? row_groups(params.s_q * params.h_q, kCols) : 1;
-  const long long grid = groups * params.num_parts;
+  const long long grid = static_cast<long long>(groups_a_part(kCols, params.s_q * params.h_q)) * params.num_parts;
   if (grid > 0x7fffffff) cuda_check(cudaErrorInvalidConfiguration, name);  // a grid's x limit
   decode_narrow_kernel<kCols, kCtasPerSm><<<static_cast<unsigned>(grid), kThreads, kBytes, to_stream(stream)>>>(params, maps);
   check_launch(name);

@@ -257,13 +257,14 @@ inline WgmmaRoute route_for(const DecodeParams& params, int sms) {
   }
 }
 
-inline WgmmaRoute resolve(const DecodeParams& params, WgmmaRoute route, const char* name) {
-  return route == WgmmaRoute::kAuto ? route_for(params, current_device_sm_count(name)) : route;
+inline WgmmaRoute resolve(const DecodeParams& params, WgmmaRoute route, int sms) {
+  return route == WgmmaRoute::kAuto ? route_for(params, sms) : route;
 }
 
 // Only the 64-row kernel merges splits itself.
 inline int merged_up_to(const DecodeParams& params, WgmmaRoute route) {
-  const bool tiles = resolve(params, route, "decode_fp8_wgmma merged_up_to") == WgmmaRoute::kTiles64;
+  const int sms = current_device_sm_count("decode_fp8_wgmma merged_up_to");
+  const bool tiles = resolve(params, route, sms) == WgmmaRoute::kTiles64;
   return tiles && params.split_done != nullptr ? sched::kMaxInKernelMergeSplits : 1;
 }
 
@@ -273,12 +274,13 @@ inline bool launch(const DecodeParams& params, StreamHandle stream, WgmmaRoute r
   const int rows = params.s_q * params.h_q;
   if (route == WgmmaRoute::kNarrow32 && rows > decode_narrow::kMaxCols) return false;
   if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
-  switch (resolve(params, route, name)) {
+  const int sms = current_device_sm_count(name);
+  switch (resolve(params, route, sms)) {
     case WgmmaRoute::kNarrow16: {
       // The narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
       using decode_narrow::kGroupCols;
-      const long long ctas = static_cast<long long>(decode_narrow::row_groups(rows, kGroupCols)) * params.num_parts;
-      if (decode_narrow::narrow_ctas_per_sm(kGroupCols, ctas, current_device_sm_count(name)) == 3)
+      const long long ctas = static_cast<long long>(decode_narrow::groups_a_part(kGroupCols, rows)) * params.num_parts;
+      if (decode_narrow::narrow_ctas_per_sm(kGroupCols, ctas, sms) == 3)
         launch_decode_fp8_narrow16x3(params, stream);
       else
         launch_decode_fp8_narrow16(params, stream);

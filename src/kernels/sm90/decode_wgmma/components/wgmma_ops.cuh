@@ -74,9 +74,10 @@ template <int kGroups, int kStaging, int kRegs, class Issue, class AfterIssue, c
 __device__ __forceinline__ void staged_groups(float (&d)[kRegs], float (&part)[kStaging][kRegs], Issue&& issue,
                                               AfterIssue&& after_issue, Promote&& promote) {
   static_assert(kStaging >= 1, "at least one staging accumulator");
+  const auto accumulator = [&](int grp) -> float(&)[kRegs] { return grp == 0 ? d : part[grp % kStaging]; };
 #pragma unroll
   for (int grp = 0; grp < kGroups; ++grp) {
-    float(&stage)[kRegs] = grp == 0 ? d : part[grp % kStaging];
+    float(&stage)[kRegs] = accumulator(grp);
     fence_operands(stage);
     cute::warpgroup_arrive();
     issue(grp, stage);
@@ -85,7 +86,7 @@ __device__ __forceinline__ void staged_groups(float (&d)[kRegs], float (&part)[k
     if (grp >= kStaging - 1) {
       cute::warpgroup_wait<kStaging - 1>();  // group grp - (kStaging - 1) is done; the later ones run on
       const int done_grp = grp - (kStaging - 1);
-      float(&done)[kRegs] = done_grp == 0 ? d : part[done_grp % kStaging];
+      float(&done)[kRegs] = accumulator(done_grp);
       fence_operands(done);
       if (done_grp > 0) promote(done);
     }
@@ -93,7 +94,7 @@ __device__ __forceinline__ void staged_groups(float (&d)[kRegs], float (&part)[k
   cute::warpgroup_wait<0>();
 #pragma unroll
   for (int grp = kGroups - (kStaging - 1); grp < kGroups; ++grp) {
-    float(&done)[kRegs] = grp == 0 ? d : part[grp % kStaging];
+    float(&done)[kRegs] = accumulator(grp);
     fence_operands(done);
     if (grp > 0) promote(done);
   }
