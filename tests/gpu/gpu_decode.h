@@ -175,14 +175,12 @@ struct GpuDecode {
     std::memcpy(counters.data(), bytes.data() + w.split_done_offset, counters.size() * sizeof(std::int32_t));
     return counters;
   }
-  // NaN in the partial LSEs and outputs; the schedule and the counters are left as they are.
+  // NaN (bytes 0xff) in the partial LSEs and outputs, the workspace's tail; the schedule and the
+  // counters before them are left as they are.
   void poison_partials() {
     const sched::WorkspaceLayout w = layout();
-    std::vector<std::uint8_t> bytes = workspace.download();
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (std::size_t at = w.partial_lse_offset; at + sizeof(float) <= w.total_bytes; at += sizeof(float))
-      std::memcpy(bytes.data() + at, &nan, sizeof(float));
-    workspace.upload(bytes);
+    SNAPMLA_CUDA_CHECK(cudaMemset(workspace.get() + w.partial_lse_offset, 0xff, w.total_bytes - w.partial_lse_offset));
+    SNAPMLA_CUDA_CHECK(cudaDeviceSynchronize());
   }
 };
 

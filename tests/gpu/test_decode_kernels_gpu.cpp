@@ -25,7 +25,6 @@
 #include "kernels/sm90/decode_tc/kernel.h"
 #include "kernels/sm90/decode_wgmma/kernel.h"
 #include "reference/reference.h"
-#include "sched/schedule.h"
 
 namespace snapmla {
 namespace {
@@ -70,9 +69,7 @@ void launch_simt(const kernels::DecodeParams& p, Path path) {
 void poison_outputs(testing::GpuDecode& g) {
   g.out.poison_nan();
   g.lse.poison_nan();
-  const auto layout = sched::workspace_layout(g.problem.batch, g.problem.s_q, g.problem.h_q, g.shape.num_sm_parts);
-  SNAPMLA_CUDA_CHECK(cudaMemset(g.workspace.get() + layout.partial_lse_offset, 0xff,
-                             layout.total_bytes - layout.partial_lse_offset));
+  g.poison_partials();
 }
 
 // Prepares the inputs through the public API (quantize_query, append_kv, plan, decode), then
