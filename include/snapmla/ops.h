@@ -63,12 +63,17 @@ struct DecodeShape {
   int s_q = 1;              // query tokens per request (1..; > 1 for multi-token prediction)
   int h_q = 0;              // query heads (per KV head; MLA has one KV head)
   int num_sm_parts = 0;     // 0: pick from the device (see default_num_sm_parts)
+  int max_pages = 0;        // the block table's width (pages a request at most) of the step's
+                            // decode calls, when known: the default parts then fit the kernel
+                            // that serves the call (small calls of long requests). 0: not known.
+                            // A decode call whose block table is wider is an error.
 };
 
 // How many SM parts the split-KV schedule uses on this device for this shape. `batch` (0: not
-// known, taken as large) matters for s_q * h_q <= 16 only: from 64 requests up, three parts per
-// SM instead of two, and below 8 requests one.
-int default_num_sm_parts(Device device, int s_q, int h_q, int batch = 0);
+// known, taken as large): at s_q * h_q <= 16, from 64 requests up three parts per SM instead of
+// two, and below 8 requests one. `max_pages` (0: not known; see DecodeShape): above 16 rows, a
+// few requests of long tables get the parts of the narrow kernel's row groups.
+int default_num_sm_parts(Device device, int s_q, int h_q, int batch = 0, int max_pages = 0);
 
 // Workspace = schedule + partial results of split requests (+ the counters with which the FP8
 // kernel merges some of them itself). Its size depends only on the shape. Decode calls that

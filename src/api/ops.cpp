@@ -118,12 +118,15 @@ bool cuda_available() {
 #endif
 }
 
-int default_num_sm_parts(Device device, int s_q, int h_q, int batch) {
+int default_num_sm_parts(Device device, int s_q, int h_q, int batch, int max_pages) {
   int sms = kReferenceSmCount;
 #if SNAPMLA_WITH_CUDA
   if (device.is_cuda() && device.index < kernels::device_count()) sms = kernels::device_sm_count(device.index);
 #endif
   const int rows = s_q * h_q;
+  // A few requests of long block tables: the narrow kernel's row groups, in one wave.
+  if (kernels::decode_narrow::long_table_row_groups(rows, batch, max_pages, sms))
+    return kernels::decode_narrow::row_group_parts(rows, sms);
   // Up to 32 rows the narrow kernel runs two one-warpgroup CTAs per SM, each on its own part, or
   // three at 16 rows and large batches, one at 16 rows and small ones (decode_narrow/config.h);
   // above, one CTA per SM and per 64-row tile.

@@ -82,8 +82,12 @@ DecodeShape check_decode_shape(const ArgCheck& check, const DecodeShape& shape, 
   if (shape.num_sm_parts < 0)
     check.fail("shape.num_sm_parts", "must be >= 0 (0 picks the device default), got " +
                                          std::to_string(shape.num_sm_parts));
+  if (shape.max_pages < 0)
+    check.fail("shape.max_pages", "must be >= 0 (0: the block table's width is not known), got " +
+                                      std::to_string(shape.max_pages));
   DecodeShape resolved = shape;
-  if (resolved.num_sm_parts == 0) resolved.num_sm_parts = default_num_sm_parts(device, shape.s_q, shape.h_q, shape.batch);
+  if (resolved.num_sm_parts == 0)
+    resolved.num_sm_parts = default_num_sm_parts(device, shape.s_q, shape.h_q, shape.batch, shape.max_pages);
   return resolved;
 }
 
@@ -105,6 +109,10 @@ void check_decode_outputs(const ArgCheck& check, const DecodeArgs& args, Device 
   const DecodeShape& s = args.shape;
   check.tensor(args.block_table, "block_table", DType::kInt32, {s.batch, -1});
   check.positive(args.block_table.shape[1], "block_table.shape[1]");
+  if (s.max_pages > 0 && args.block_table.shape[1] > s.max_pages)
+    check.fail("block_table", "has " + std::to_string(args.block_table.shape[1]) +
+                                  " pages a request, more than shape.max_pages = " + std::to_string(s.max_pages) +
+                                  " that the schedule was planned for");
   check.contiguous_tensor(args.lengths, "lengths", DType::kInt32, {s.batch});
   check.tensor(args.out, "out", DType::kBFloat16, {s.batch, s.s_q, s.h_q, kDimLatent});
   check.tensor(args.lse, "lse", DType::kFloat32, {s.batch, s.h_q, s.s_q});

@@ -87,26 +87,58 @@ TEST(KernelRouting, SmallCallsOfMoreThan16RowsRunTheNarrowKernelInRowGroups) {
   EXPECT_EQ(decode_narrow::row_groups(16, 16), 1);
   EXPECT_EQ(decode_narrow::row_groups(256, 32), 8);
   const int sms = 132, bound = decode_narrow::kSmallCallUnitsPerSm * sms;
+  const int parts = 66;  // the 64-row kernel's at 128 rows: row groups by the unit bounds only
   // (page, 16-row group) units = groups x batch x max_pages against kSmallCallUnitsPerSm a SM.
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 1, 10, sms));   // 1x1x128x640: 80 units
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 8, 10, sms));    // 8x1x32x640: 160
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 1, 128, sms));   // 1x1x32x8192: 256
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 64, sms));  // 1x1x128x4096: 512
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 128, sms)); // 1x1x128x8192: 1024
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4, sms));
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4 + 1, sms));
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 1, 10, sms, parts));   // 1x1x128x640: 80 units
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 8, 10, sms, parts));    // 8x1x32x640: 160
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 1, 128, sms, parts));   // 1x1x32x8192: 256
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 64, sms, parts));  // 1x1x128x4096: 512
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 128, sms, parts)); // 1x1x128x8192: 1024
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4, sms, 2 * parts));  // 64 rows: 132 parts
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(64, 1, bound / 4 + 1, sms, 2 * parts));
   // Tables of at most kShortTablePages pages: up to kShortTableUnitsPerSm units a SM.
   const int short_bound = decode_narrow::kShortTableUnitsPerSm * sms, short_pages = decode_narrow::kShortTablePages;
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 8, 10, sms));   // 8x1x128x640: 640
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 8, 16, sms));   // 8x1x128x1024: 1024
-  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, short_bound / (8 * short_pages), short_pages, sms));
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, short_bound / (8 * short_pages) + 1, short_pages, sms));
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 2, short_pages + 1, sms));  // 528 units, long table
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 32, 10, sms)); // 32x1x128x640: 2560
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 8, 10, sms, parts));   // 8x1x128x640: 640
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 8, 16, sms, parts));   // 8x1x128x1024: 1024
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, short_bound / (8 * short_pages), short_pages, sms, parts));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, short_bound / (8 * short_pages) + 1, short_pages, sms, parts));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 2, short_pages + 1, sms, parts));  // 528 units, long table
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 32, 10, sms, parts)); // 32x1x128x640: 2560
   // 16 rows or fewer: the narrow kernel's single group anyway.
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(16, 1, 1, sms));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(16, 1, 1, sms, parts));
+  // Long tables: up to long_table_units_per_sm a SM, where the parts put the groups in one wave
+  // of two CTAs a SM (row_group_parts), the planner's choice when it knows the table's width.
+  EXPECT_EQ(decode_narrow::row_group_parts(128, sms), 33);
+  EXPECT_EQ(decode_narrow::row_group_parts(64, sms), 66);
+  EXPECT_EQ(decode_narrow::row_group_parts(32, sms), 132);
+  EXPECT_EQ(decode_narrow::row_group_parts(4096, 4), 1);
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(128, 1, 128, sms, 33));    // 1x1x128x8192: 1,024 units
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 128, sms, 34));   // two waves
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(128, 1, 256, sms, 33));   // 2,048 units
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(64, 2, 128, sms, 66));     // 2x1x64x8192: 1,024
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(64, 4, 128, sms, 66));    // 4x1x64x8192: 2,048
+  EXPECT_TRUE(decode_narrow::small_call_in_row_groups(32, 8, 128, sms, 132));    // 8x1x32x8192: 2,048
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(32, 16, 128, sms, 132));  // 4,096
+  for (const int rows : {17, 32, 33, 64, 128})
+    for (const int batch : {1, 2, 3, 8})
+      for (const int max_pages : {33, 64, 100, 128, 256, 1024}) {
+        // The planner sizes the parts for the groups exactly where the route then takes them.
+        const bool planned = decode_narrow::long_table_row_groups(rows, batch, max_pages, sms);
+        if (planned) {
+          EXPECT_TRUE(decode_narrow::small_call_in_row_groups(rows, batch, max_pages, sms,
+                                                             decode_narrow::row_group_parts(rows, sms)));
+        }
+        const long long units = 1LL * decode_narrow::row_groups(rows, 16) * batch * max_pages;
+        EXPECT_EQ(planned, units <= 1LL * decode_narrow::long_table_units_per_sm(rows) * sms)
+            << rows << " rows, " << batch << " x " << max_pages << " pages";
+      }
+  EXPECT_FALSE(decode_narrow::long_table_row_groups(128, 1, 32, sms));  // short table: its own bound
+  EXPECT_FALSE(decode_narrow::long_table_row_groups(16, 1, 128, sms));
+  EXPECT_FALSE(decode_narrow::long_table_row_groups(128, 0, 128, sms));
   // No overflow at the extremes of the block table.
-  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(1 << 20, 1 << 20, 1 << 30, sms));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(1 << 20, 1 << 20, 1 << 30, sms, parts));
+  EXPECT_FALSE(decode_narrow::small_call_in_row_groups(1 << 20, 1 << 20, 1 << 30, sms, 1));
+  EXPECT_FALSE(decode_narrow::long_table_row_groups(1 << 20, 1 << 20, 1 << 30, sms));
 }
 
 }  // namespace

@@ -159,5 +159,20 @@ TEST(DefaultParts, ThreePartsPerSmOnlyForSixteenRowsAndLargeBatches) {
   EXPECT_EQ(default_num_sm_parts(cpu, 1, 32, 1), 2 * sms);    // 32 rows
 }
 
+// With the block table's width known (DecodeShape::max_pages), a few requests of long tables
+// above 16 rows get the parts of the narrow kernel's row groups: two CTAs a SM in one wave.
+TEST(DefaultParts, FewLongRequestsGetRowGroupParts) {
+  const Device cpu = Device::cpu();
+  const int sms = default_num_sm_parts(cpu, 1, 64, 128);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 1, 128), 2 * sms / 8);  // 1x1x128x8192: 1,024 units
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 64, 2, 128), 2 * sms / 4);   // 2x1x64x8192
+  EXPECT_EQ(default_num_sm_parts(cpu, 2, 16, 1, 1024), sms);          // 1x2x16x65536: 32 rows, 2,048 units
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 1, 0), sms / 2);        // width not known
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 1, 256), sms / 2);      // 1x1x128x16384: 2,048 units
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 8, 32), sms / 2);       // short table: the parts stay
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 16, 1, 128), sms);           // 16 rows: no groups
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 0, 128), sms / 2);      // batch not known
+}
+
 }  // namespace
 }  // namespace snapmla::sched

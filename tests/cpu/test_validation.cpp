@@ -110,6 +110,19 @@ TEST_F(DecodeValidation, LengthsAndPagesAreChecked) {
   }
 }
 
+// shape.max_pages promises the block table's width to the planner; a wider table breaks it.
+TEST_F(DecodeValidation, BlockTableWiderThanShapeMaxPagesIsRejected) {
+  DecodeArgs a = args;
+  a.shape.max_pages = -1;
+  expect_error([&] { decode(a); }, {"shape.max_pages", ">= 0"});
+  a.shape.max_pages = int(pb.max_pages) - 1;
+  expect_error([&] { decode(a); }, {"block_table", std::to_string(pb.max_pages).c_str(), "shape.max_pages"});
+  a.shape.max_pages = int(pb.max_pages);
+  EXPECT_NO_THROW(decode(a));
+  a.shape.max_pages = int(pb.max_pages) + 100;
+  EXPECT_NO_THROW(decode(a));
+}
+
 TEST_F(DecodeValidation, WorkspaceDevicesAndOptions) {
   DecodeArgs a = args;
   a.workspace.bytes = 100;

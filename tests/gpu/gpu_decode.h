@@ -30,6 +30,7 @@ struct DecodeCase {
   bool causal;
   int parts;  // 0: the device default
   bool truth = true;
+  bool tell_max_pages = false;  // DecodeShape::max_pages = the block table's width (default parts)
 };
 
 inline ref::HostProblem make_problem(const DecodeCase& c, std::uint64_t seed) {
@@ -63,10 +64,11 @@ struct GpuDecode {
   DeviceBuffer<float> q_scale, kv_scale, lse;
   DeviceBuffer<std::uint16_t> q_rope, kv_rope;
 
-  GpuDecode(const ref::HostProblem& p, int num_sm_parts)
+  // max_pages_hint: DecodeShape::max_pages (0: the block table's width not told to the planner).
+  GpuDecode(const ref::HostProblem& p, int num_sm_parts, int max_pages_hint = 0)
       : problem(p),
         host(p),
-        shape{p.batch, p.s_q, p.h_q, num_sm_parts},
+        shape{p.batch, p.s_q, p.h_q, num_sm_parts, max_pages_hint},
         q(host.q),
         kv_bf16(host.kv_bf16),
         new_kv(host.new_kv),
@@ -164,7 +166,8 @@ struct GpuDecode {
   sched::WorkspaceLayout layout() const {
     const int parts = shape.num_sm_parts != 0
                           ? shape.num_sm_parts
-                          : default_num_sm_parts(Device::cuda(0), problem.s_q, problem.h_q, problem.batch);
+                          : default_num_sm_parts(Device::cuda(0), problem.s_q, problem.h_q, problem.batch,
+                                                 shape.max_pages);
     return sched::workspace_layout(problem.batch, problem.s_q, problem.h_q, parts);
   }
   // The split arrival counters, which every decode must leave at zero for the next.

@@ -29,13 +29,20 @@ using testing::path_name;
 
 void run_case(const Case& c, std::uint64_t seed) {
   const ref::HostProblem problem = testing::make_problem(c, seed);
-  const int parts = c.parts > 0 ? c.parts : default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+  const int hint = c.tell_max_pages ? problem.max_pages : 0;
+  const int parts = c.parts > 0 ? c.parts
+                    : hint > 0  ? default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q, c.batch, hint)
+                                : default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+  if (hint > 0 && c.parts == 0) {
+    EXPECT_NE(parts, default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q, c.batch))
+        << "the case should be one that the block table's width plans differently";
+  }
   ref::HostResult truth;
   if (c.truth) truth = ref::attention_truth(problem);
   for (Path path : {Path::kFp8, Path::kBf16}) {
     SCOPED_TRACE(c.name + " " + path_name(path));
     const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, path, parts);
-    testing::GpuDecode gpu_run(problem, parts);
+    testing::GpuDecode gpu_run(problem, parts, hint);
     gpu_run.step(path);
     const testing::CpuDecodeResult gpu = gpu_run.result();
     const testing::Agreement a = testing::agreement(gpu, cpu);
@@ -94,6 +101,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"length 131137 sq2 causal h16", 1, 2, 16, {131137}, true, 0},
         Case{"length 131137 sq1 h3 4 parts", 1, 1, 3, {131137}, false, 4},
         Case{"lengths 4096 h128 132 parts", 2, 1, 128, {4096, 4097}, false, 132}),
+    [](const auto& info) { return "case" + std::to_string(info.index); });
+
+// A few long requests, the block table's width told to the planner: the parts and the route of
+// the narrow kernel's row groups (decode_narrow/config.h, long_table_row_groups) at 32, 64 and
+// 128 rows. Sized to qualify on 114-SM cards too.
+INSTANTIATE_TEST_SUITE_P(
+    LongTables, DecodeGrid,
+    ::testing::Values(Case{"b1 h128 4100 row-group parts", 1, 1, 128, {4100}, false, 0, true, true},
+                      Case{"b2 h64 row-group parts", 2, 1, 64, {2500, 4000}, false, 0, true, true},
+                      Case{"b3 h32 row-group parts", 3, 1, 32, {0, 5000, 12000}, false, 0, true, true},
+                      Case{"b2 sq2 h64 causal row-group parts", 2, 2, 64, {2100, 2500}, true, 0, true, true}),
     [](const auto& info) { return "case" + std::to_string(info.index); });
 
 std::vector<int> mixed_lengths(int b, int max_len) {

@@ -55,30 +55,56 @@ SNAPMLA_HD constexpr int cols_for_rows(int rows) { return rows <= 16 ? 16 : rows
 // kernel serves any row count (the 32-row one serves up to 32 rows, in one group). Large calls
 // keep one CTA for all rows (16, 32) or take the 64-row kernel (more rows): every group re-reads
 // the page. Small calls are latency-bound instead, and there the one-warpgroup CTA's shorter
-// chain wins. Small: (page, 16-row group) units, counted with the block table's width (no
-// request has more than max_pages pages), at most kSmallCallUnitsPerSm a SM, or at most
-// kShortTableUnitsPerSm a SM where the table is at most kShortTablePages wide. H200, under
-// graphs, 64-row or 32-row kernel -> row groups (FlashMLA BF16): 1x1x128x640 17.3 -> 14.1 us
-// (15.9), 1x1x32x640 19.7 -> 13.8 (14.6), 8x1x128x640 (640 units) 21.3 -> 20.0 (20.0),
-// 8x1x128x1024 (1024) 24.1 -> 23.1, 16x1x32x1024 24.7 -> 20.3. Past 3 units a SM with long
-// tables it loses (1x1x128x4096 23.4 -> 28.4, 2x1x128x4096 23.3 -> 31.9, 1x1x128x8192 25.5 ->
-// 34.5: the plan's parts, sized for the 64-row kernel, put its CTAs in two waves), and far
-// more at large calls (docs/perf.md, session 23).
+// chain wins. Small is counted in (page, 16-row group) units, with the block table's width (no
+// request has more than max_pages pages):
+//   - at most kSmallCallUnitsPerSm a SM, whatever the parts: 1x1x128x640 17.3 -> 14.1 us
+//     (FlashMLA BF16 15.9), 1x1x32x640 19.7 -> 13.8 (14.6);
+//   - at most kShortTableUnitsPerSm a SM where the table is at most kShortTablePages wide:
+//     8x1x128x640 21.3 -> 20.0 (20.0), 8x1x128x1024 24.1 -> 23.1, 16x1x32x1024 24.7 -> 20.3;
+//   - with longer tables, at most long_table_units_per_sm(rows) a SM, and only where the plan's
+//     parts were sized for the groups (row_group_parts: one wave of the two-CTA variant). With
+//     the parts sized for the 64-row kernel the groups' CTAs run in two waves and lose
+//     (1x1x128x8192 25.5 -> 34.5 us); sized for them: 1x1x128x8192 27.5 -> 23.8 (FlashMLA
+//     29.6), 1x1x128x4096 24.0 -> 19.2, 1x1x64x16384 33.0 -> 26.7, 1x1x32x32768 44.2 -> 32.2,
+//     8x1x32x8192 35.2 -> 33.0. Past the bound they lose (1x1x128x16384 31.7 -> 33.1,
+//     4x1x64x8192 30.4 -> 32.1).
+//     The planner sizes the parts so only when it knows the table's width (DecodeShape::max_pages).
+// H200, under graphs; docs/perf.md, sessions 23 and 24.
 inline constexpr int kGroupCols = 16;
 inline constexpr int kSmallCallUnitsPerSm = 3;
 inline constexpr int kShortTablePages = 32;
 inline constexpr int kShortTableUnitsPerSm = 10;
 SNAPMLA_HD constexpr int row_groups(int rows, int cols) { return (rows + cols - 1) / cols; }
+// Above 32 rows the groups compete with the 64-row kernel, up to 32 with the 32-row one, which
+// costs more a (page, row) at these sizes.
+SNAPMLA_HD constexpr int long_table_units_per_sm(int rows) { return rows <= kMaxCols ? 16 : 8; }
 // CTAs a schedule part: the 16-row kernel takes every row in groups, the 32-row one serves up
 // to 32 rows in one (no route needs more, and the group arithmetic took it from 253 to 255
 // registers and 128x1x32x8192 ~0.6 % slower).
 SNAPMLA_HD constexpr int groups_a_part(int cols, int rows) { return cols == kGroupCols ? row_groups(rows, cols) : 1; }
-SNAPMLA_HD constexpr bool small_call_in_row_groups(int rows, int batch, int max_pages, int sms) {
-  if (rows <= kGroupCols || max_pages <= 0) return false;
-  // groups * batch * max_pages <= units a SM * sms, without the product (it can pass 2^63).
+// The parts that put a call's row groups in one wave of two CTAs a SM.
+SNAPMLA_HD constexpr int row_group_parts(int rows, int sms) {
+  const int parts = 2 * sms / row_groups(rows, kGroupCols);
+  return parts > 0 ? parts : 1;
+}
+// groups * batch * max_pages <= units_per_sm * sms, without the product (it can pass 2^63).
+SNAPMLA_HD constexpr bool units_at_most(int rows, int batch, int max_pages, int units_per_sm, int sms) {
   const long long groups_x_batch = static_cast<long long>(row_groups(rows, kGroupCols)) * batch;
-  const int units_per_sm = max_pages <= kShortTablePages ? kShortTableUnitsPerSm : kSmallCallUnitsPerSm;
   return groups_x_batch <= static_cast<long long>(units_per_sm) * sms / max_pages;
+}
+// Whether the planner sizes the parts for row groups (row_group_parts): a table wider than
+// kShortTablePages and at most long_table_units_per_sm units a SM.
+SNAPMLA_HD constexpr bool long_table_row_groups(int rows, int batch, int max_pages, int sms) {
+  return rows > kGroupCols && batch > 0 && max_pages > kShortTablePages &&
+         units_at_most(rows, batch, max_pages, long_table_units_per_sm(rows), sms);
+}
+// Whether a call of `num_parts` parts runs in row groups.
+SNAPMLA_HD constexpr bool small_call_in_row_groups(int rows, int batch, int max_pages, int sms, int num_parts) {
+  if (rows <= kGroupCols || max_pages <= 0) return false;
+  if (units_at_most(rows, batch, max_pages, kSmallCallUnitsPerSm, sms)) return true;
+  if (max_pages <= kShortTablePages) return units_at_most(rows, batch, max_pages, kShortTableUnitsPerSm, sms);
+  return long_table_row_groups(rows, batch, max_pages, sms) &&
+         static_cast<long long>(num_parts) * row_groups(rows, kGroupCols) <= 2LL * sms;
 }
 // The planner's parts per SM for `rows` <= kMaxCols query rows and `batch` requests (0: not
 // known, taken as large).

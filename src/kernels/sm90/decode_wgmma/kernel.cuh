@@ -248,7 +248,7 @@ inline void launch_tiles(const DecodeParams& params, StreamHandle stream, const 
 // 64-row kernel above.
 inline WgmmaRoute route_for(const DecodeParams& params, int sms) {
   const int rows = params.s_q * params.h_q;
-  if (decode_narrow::small_call_in_row_groups(rows, params.batch, params.max_pages, sms))
+  if (decode_narrow::small_call_in_row_groups(rows, params.batch, params.max_pages, sms, params.num_parts))
     return WgmmaRoute::kNarrow16;
   switch (decode_narrow::cols_for_rows(rows)) {
     case 16: return WgmmaRoute::kNarrow16;
