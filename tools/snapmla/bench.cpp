@@ -339,7 +339,7 @@ class Bench {
 
     DeviceBytes dtable = DeviceBytes::from_host(table), dlens = DeviceBytes::from_host(lengths);
     DeviceBytes out(rows * kDimLatent * 2), lse(rows * 4);
-    const DecodeShape shape{s.batch, s.s_q, s.h_q, o_.num_sm_parts};
+    const DecodeShape shape{s.batch, s.s_q, s.h_q, o_.num_sm_parts, static_cast<int>(ppr)};
     DeviceBytes ws(decode_workspace_bytes(shape, dev));
     const Workspace workspace{ws.get(), ws.bytes(), dev};
     const TensorView dl = view(dlens, DType::kInt32, {b});

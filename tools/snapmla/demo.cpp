@@ -31,7 +31,7 @@ DemoResult run_cpu(synth::HostTensors& ht, const ref::HostProblem& p) {
   synth::HostFp8Cache fc(p.num_pages);
   append_kv(ht.new_kv_view(), ht.slots_view(), fc.view());
 
-  const DecodeShape shape{p.batch, p.s_q, p.h_q, 0};
+  const DecodeShape shape{p.batch, p.s_q, p.h_q, 0, p.max_pages};
   // The workspace must be 256-byte aligned: over-allocate and align.
   const std::size_t ws_bytes = decode_workspace_bytes(shape, Device::cpu());
   std::vector<std::byte> ws(ws_bytes + 256);
@@ -92,7 +92,7 @@ DemoResult run_gpu(synth::HostTensors& ht, const ref::HostProblem& p, int reps) 
   DeviceBytes qn(rows * kDimLatent), qs(rows * sizeof(float)), qr(rows * kDimRope * 2);
   DeviceBytes out8(rows * kDimLatent * 2), out16(rows * kDimLatent * 2);
   DeviceBytes lse8(rows * sizeof(float)), lse16(rows * sizeof(float));
-  const DecodeShape shape{p.batch, p.s_q, p.h_q, 0};
+  const DecodeShape shape{p.batch, p.s_q, p.h_q, 0, p.max_pages};
   DeviceBytes ws(decode_workspace_bytes(shape, dev));
   const Workspace workspace{ws.get(), ws.bytes(), dev};
 
