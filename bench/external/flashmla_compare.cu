@@ -9,16 +9,19 @@
 // What is timed is what FlashMLA's Python entry point runs per call: the split kernel and the
 // combine; the scheduler metadata is computed once per shape, untimed, as plan_decode is in our
 // bench (it serves every layer of a step). Timing as in tools/snapmla/bench.cpp: the L2 flushed
-// before each call by a memset of 2x its size (outside the timed region), CUDA events around
+// before each call by a memset of 2x its size, or with --flush read by a kernel reading it
+// (bench/common/l2_flush.cuh; outside the timed region), CUDA events around
 // the call, batches up to 8 captured in a CUDA graph of one call and replayed, 5 warm-up calls,
 // median of 30.
 //
 // Before the timing, one small case per head count is checked against a float CPU reference
 // (bf16 inputs, same block table), so that a wrong parameter wiring cannot pass as a fast kernel.
 //
-// Usage: flashmla_compare [BxS_QxH_QxS_K,...]
+// Usage: flashmla_compare [--flush memset|read] [BxS_QxH_QxS_K,...]
 //   (default: tools/snapmla/default_shapes.h, the list `snapmla bench` times)
 #include <cuda_runtime.h>
+
+#include "../common/l2_flush.cuh"
 
 #include <algorithm>
 #include <cmath>
@@ -256,9 +259,16 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string shapes_text =
-      argc > 1 ? argv[1]
-               : snapmla::tool::kDefaultBenchShapes;
+  snapmla::bench::L2Flush flush_how = snapmla::bench::L2Flush::kMemset;
+  int arg = 1;
+  if (argc > arg && std::string(argv[arg]) == "--flush") {
+    if (argc <= arg + 1 || !snapmla::bench::parse_l2_flush(argv[arg + 1], flush_how)) {
+      std::fprintf(stderr, "flashmla_compare: --flush takes memset or read\n");
+      return 2;
+    }
+    arg += 2;
+  }
+  const std::string shapes_text = argc > arg ? argv[arg] : snapmla::tool::kDefaultBenchShapes;
   const std::vector<Shape> shapes = parse(shapes_text);
   cudaDeviceProp prop{};
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
@@ -286,9 +296,9 @@ int main(int argc, char** argv) {
 
   void* flush = nullptr;
   const std::size_t flush_bytes = std::max<std::size_t>(2 * std::size_t(prop.l2CacheSize), std::size_t(64) << 20);
-  CHECK_CUDA(cudaMalloc(&flush, flush_bytes));
-  std::printf("%s, %d SMs; FlashMLA BF16 dense decode, us (median of 30, L2 flushed, graphs at b <= 8)\n",
-              prop.name, prop.multiProcessorCount);
+  CHECK_CUDA(cudaMalloc(&flush, flush_bytes + 16));  // + the read flush's sink
+  std::printf("%s, %d SMs; FlashMLA BF16 dense decode, us (median of 30, L2 flushed (%s), graphs at b <= 8)\n",
+              prop.name, prop.multiProcessorCount, snapmla::bench::l2_flush_name(flush_how));
   std::printf("%-18s %10s %6s %10s\n", "shape", "us", "graph", "GB/s");
   for (const Shape& s : shapes) {
     Problem p(s, prop.multiProcessorCount, rng);
@@ -313,7 +323,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < kReps; ++i) {
       CHECK_CUDA(cudaEventCreate(&start[i]));
       CHECK_CUDA(cudaEventCreate(&stop[i]));
-      CHECK_CUDA(cudaMemsetAsync(flush, i & 0xff, flush_bytes, stream));
+      CHECK_CUDA(snapmla::bench::flush_l2(flush_how, flush, flush_bytes, i, stream));
       CHECK_CUDA(cudaEventRecord(start[i], stream));
       launch();
       CHECK_CUDA(cudaEventRecord(stop[i], stream));

@@ -4,8 +4,8 @@
 // synthetic rows (a 4096-token pool replicated), the FP8 cache built from it by append_kv, the
 // query by quantize_query. plan_decode runs once (it serves every layer of a step); the timed
 // region is one decode_fp8 / decode_bf16 call (split-KV decode + combine), CUDA events around
-// each call, the L2 flushed before each call (a memset of 2x the L2 size, outside the timed
-// region), warm-up calls first, median of --reps calls. Batches up to --graph-max-batch are
+// each call, the L2 flushed before each call (a memset of 2x the L2 size, or with --flush read a
+// kernel reading it: bench/common/l2_flush.cuh; outside the timed region), warm-up calls first, median of --reps calls. Batches up to --graph-max-batch are
 // captured in a CUDA graph and replayed (launch overhead would dominate otherwise).
 // The roofs are measured in the same run: the copy roof is a cudaMemcpyAsync device-to-device
 // of 1 GiB (bytes read + written over time), the GEMM roofs are 8192^3 BF16 and FP8 products
@@ -171,6 +171,7 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
                           {"gemm_roof_tflops", {{"bf16", gemm.bf16_tflops}, {"fp8", gemm.fp8_tflops}}},
                           {"gemm_roof_note", gemm.note}, {"l2_bytes", l2_bytes},
                           {"reps", o.reps}, {"warmup", o.warmup}, {"split_only", o.split_only},
+                          {"l2_flush", o.flush},
                           {"results", arr}};
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -196,8 +197,8 @@ void print_results(const BenchOptions& o, const std::vector<BenchResult>& result
     return;
   }
   std::printf("snapmla bench on %s: copy roof %.0f GB/s (D2D memcpy, read+write), L2 %.0f MB "
-              "flushed before each call, median of %d calls after %d warm-up\n",
-              device.c_str(), roof, l2_bytes / 1e6, o.reps, o.warmup);
+              "flushed (%s) before each call, median of %d calls after %d warm-up\n",
+              device.c_str(), roof, l2_bytes / 1e6, o.flush.c_str(), o.reps, o.warmup);
   if (gemm.bf16_tflops > 0 || gemm.fp8_tflops > 0)
     std::printf("GEMM roofs: BF16 %.0f TFLOPS, FP8 %.0f TFLOPS (cuBLASLt 8192^3, same run)\n",
                 gemm.bf16_tflops, gemm.fp8_tflops);
@@ -238,7 +239,8 @@ class Bench {
     int l2 = 0;
     SNAPMLA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
     l2_bytes_ = l2;
-    flush_ = DeviceBytes(std::max<std::size_t>(2 * std::size_t(l2), std::size_t(64) << 20));
+    flush_bytes_ = std::max<std::size_t>(2 * std::size_t(l2), std::size_t(64) << 20);
+    flush_ = DeviceBytes(flush_bytes_ + 16);  // + the read flush's sink
     // A pool of realistic rows to replicate into every cache.
     synth::ProblemOptions po;
     po.batch = 1;
@@ -395,7 +397,7 @@ class Bench {
     for (int i = 0; i < o_.warmup; ++i) launch();
     std::vector<Event> start(o_.reps), stop(o_.reps);
     for (int i = 0; i < o_.reps; ++i) {
-      SNAPMLA_CUDA_CHECK(cudaMemsetAsync(flush_.get(), i & 0xff, flush_.bytes(), stream));
+      flush_l2(o_.flush == "read", flush_.get(), flush_bytes_, i, stream);
       SNAPMLA_CUDA_CHECK(cudaEventRecord(start[i].get(), stream));
       launch();
       SNAPMLA_CUDA_CHECK(cudaEventRecord(stop[i].get(), stream));
@@ -415,6 +417,7 @@ class Bench {
   BenchOptions o_;
   cuda_host::Stream stream_;
   DeviceBytes flush_;
+  std::size_t flush_bytes_ = 0;
   double l2_bytes_ = 0;
   std::vector<std::uint16_t> pool_;
 };

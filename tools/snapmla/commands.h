@@ -48,6 +48,7 @@ struct BenchOptions {
   int graph_max_batch = 8;  // CUDA graphs for b <= this
   int num_sm_parts = 0;     // split-KV parts of every shape (0: default_num_sm_parts)
   bool split_only = false;  // time the split kernels without merging splits (a diagnostic)
+  std::string flush = "memset";  // how the L2 is flushed before each call: memset or read
 };
 // Exit status 2 where no CUDA build or no Hopper GPU is present (message on stderr).
 int run_bench(const BenchOptions& options);

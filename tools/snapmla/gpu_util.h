@@ -24,6 +24,10 @@ inline double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// Before each timed call: a memset of `bytes` (by_reads false: the L2 left dirty) or a kernel
+// reading them (the L2 left clean); `buffer` has 4 bytes more. bench/common/l2_flush.cuh.
+void flush_l2(bool by_reads, void* buffer, std::size_t bytes, int pass, cudaStream_t stream);
+
 inline std::string device_name(int ordinal = 0) {
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, ordinal) != cudaSuccess) return "unknown GPU";

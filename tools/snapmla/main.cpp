@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--num-sm-parts", bench.num_sm_parts,
                         "Split-KV parts for every shape (0: the device default of each shape)")
       ->check(CLI::NonNegativeNumber);
+  bench_cmd->add_option("--flush", bench.flush,
+                        "How the L2 is flushed before each timed call: memset (2x the L2, left dirty: "
+                        "the call writes it back) or read (a kernel reads 2x the L2, left clean)")
+      ->check(CLI::IsMember({"memset", "read"}));
   bench_cmd->add_flag("--split-only", bench.split_only,
                       "Time the split-KV kernels alone, merging no splits (neither the combine kernel "
                       "nor the 64-row kernel's in-kernel merges): a diagnostic, the merging's share "
