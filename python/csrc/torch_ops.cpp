@@ -156,16 +156,17 @@ at::Tensor fetch_dequant(const at::Tensor& kv_fp8, const at::Tensor& kv_scale, c
   return out;
 }
 
-// [num_sm_parts (resolved), workspace bytes, split_begin offset (bytes)] for a decode shape.
+// [num_sm_parts (resolved), workspace bytes, split_begin offset (bytes)] for a decode shape;
+// max_pages: the block table's width when known (DecodeShape::max_pages), else 0.
 std::vector<int64_t> workspace_layout(int64_t batch, int64_t s_q, int64_t h_q, int64_t num_sm_parts,
-                                      c10::Device device) {
+                                      c10::Device device, int64_t max_pages) {
   snapmla::Device dev = device.is_cuda() ? snapmla::Device::cuda(device.has_index() ? device.index() : 0)
                                          : snapmla::Device::cpu();
   try {
     snapmla::DecodeShape shape{static_cast<int>(batch), static_cast<int>(s_q), static_cast<int>(h_q),
-                               static_cast<int>(num_sm_parts)};
-    if (shape.num_sm_parts == 0 && shape.s_q > 0 && shape.h_q > 0)
-      shape.num_sm_parts = snapmla::default_num_sm_parts(dev, shape.s_q, shape.h_q, shape.batch);
+                               static_cast<int>(num_sm_parts), static_cast<int>(max_pages)};
+    if (shape.num_sm_parts == 0 && shape.s_q > 0 && shape.h_q > 0 && shape.max_pages >= 0)
+      shape.num_sm_parts = snapmla::default_num_sm_parts(dev, shape.s_q, shape.h_q, shape.batch, shape.max_pages);
     const std::size_t bytes = snapmla::decode_workspace_bytes(shape, dev);
     const auto layout = snapmla::sched::workspace_layout(shape.batch, shape.s_q, shape.h_q, shape.num_sm_parts);
     return {shape.num_sm_parts, static_cast<int64_t>(bytes), static_cast<int64_t>(layout.split_begin_offset)};
@@ -267,7 +268,7 @@ TORCH_LIBRARY(snapmla, m) {
   m.def("decode_bf16(Tensor q, Tensor k_cache, Tensor block_table, Tensor cache_seqlens, Tensor workspace, "
         "int num_sm_parts, float softmax_scale, bool causal, bool checked=False) -> (Tensor out, Tensor lse)");
   // Host-only helpers (no tensors).
-  m.def("workspace_layout(int batch, int s_q, int h_q, int num_sm_parts, Device device) -> int[]",
+  m.def("workspace_layout(int batch, int s_q, int h_q, int num_sm_parts, Device device, int max_pages=0) -> int[]",
         &workspace_layout);
   m.def("cuda_available() -> bool", &cuda_available);
 }

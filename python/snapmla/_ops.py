@@ -10,7 +10,8 @@ The operators live in the ``torch.ops.snapmla`` namespace:
                workspace, num_sm_parts, softmax_scale, causal, checked=False) -> (out, lse)
     decode_bf16(q, k_cache, block_table, cache_seqlens, workspace, num_sm_parts, softmax_scale,
                 causal, checked=False) -> (out, lse)
-    workspace_layout(batch, s_q, h_q, num_sm_parts, device) -> [num_sm_parts, bytes, split_begin_offset]
+    workspace_layout(batch, s_q, h_q, num_sm_parts, device, max_pages=0)
+        -> [num_sm_parts, bytes, split_begin_offset]
     cuda_available() -> bool
 
 The fake implementations give torch.compile the output shapes without running anything.

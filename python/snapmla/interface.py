@@ -56,17 +56,19 @@ _FP8_PLANE_DTYPES = (torch.float8_e4m3fn, torch.uint8)
 
 # ---- workspace (= tile scheduler metadata) -----------------------------------------------------
 
-_layout_cache: Dict[Tuple[int, int, int, str], Tuple[int, int, int]] = {}
+_layout_cache: Dict[Tuple[int, int, int, str, int], Tuple[int, int, int]] = {}
 
 
-def _layout(batch: int, s_q: int, h_q: int, device: torch.device) -> Tuple[int, int, int]:
-    """(num_sm_parts, workspace bytes, split_begin offset) for one KV head's decode shape."""
+def _layout(batch: int, s_q: int, h_q: int, device: torch.device, max_pages: int = 0) -> Tuple[int, int, int]:
+    """(num_sm_parts, workspace bytes, split_begin offset) for one KV head's decode shape.
+    max_pages: the block table's width where known (a few long requests then get the parts of the
+    narrow kernel's row groups), else 0."""
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
-    key = (batch, s_q, h_q, str(device))
+    key = (batch, s_q, h_q, str(device), max_pages)
     hit = _layout_cache.get(key)
     if hit is None:
-        parts, nbytes, split_off = ops.workspace_layout(batch, s_q, h_q, 0, device)
+        parts, nbytes, split_off = ops.workspace_layout(batch, s_q, h_q, 0, device, max_pages)
         hit = _layout_cache[key] = (int(parts), int(nbytes), int(split_off))
     return hit
 
@@ -91,8 +93,9 @@ def decode_workspace_bytes(batch: int, s_q: int, h_q: int, device=None) -> int:
     return _layout(batch, s_q, h_q, device)[1]
 
 
-def _new_workspace(batch: int, s_q: int, h_q: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    _, nbytes, split_off = _layout(batch, s_q, h_q, device)
+def _new_workspace(batch: int, s_q: int, h_q: int, device: torch.device,
+                   max_pages: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    _, nbytes, split_off = _layout(batch, s_q, h_q, device, max_pages)
     raw = torch.empty(nbytes + _WS_ALIGN, dtype=torch.uint8, device=device)
     off = (-raw.data_ptr()) % _WS_ALIGN  # the library wants 256-byte alignment (CPU tensors are 64)
     ws = raw[off:off + nbytes]
@@ -114,7 +117,8 @@ def plan_decode(cache_seqlens: torch.Tensor, tile_scheduler_metadata, s_q: int, 
         tile_scheduler_metadata, FlashMLASchedMeta) else tile_scheduler_metadata
     chk.tensor(op, "tile_scheduler_metadata", ws, (torch.uint8,), (None,), contiguous=True)
     _check_seqlens(op, cache_seqlens, ws.device, "tile_scheduler_metadata")
-    ops.plan_decode(cache_seqlens, ws, s_q, h_q, 0)
+    parts = tile_scheduler_metadata.num_sm_parts if isinstance(tile_scheduler_metadata, FlashMLASchedMeta) else 0
+    ops.plan_decode(cache_seqlens, ws, s_q, h_q, parts)
 
 
 @dataclasses.dataclass
@@ -140,6 +144,9 @@ class FlashMLASchedMeta:
     config: Optional[Config] = None
     tile_scheduler_metadata: Optional[torch.Tensor] = None  # the workspace, uint8
     num_splits: Optional[torch.Tensor] = None               # int32 [b + 1], a view into it
+    # snapmla's own: the schedule's parts, planned with the first call's block table width
+    num_sm_parts: int = 0
+    max_pages: int = 0
 
 
 def get_mla_metadata(*args, **kwargs):
@@ -181,18 +188,24 @@ def get_mla_metadata(*args, **kwargs):
     return ws, num_splits
 
 
-def _resolve_metadata(op: str, meta, num_splits, cache_seqlens: torch.Tensor, config: "FlashMLASchedMeta.Config"):
-    """The workspace for this call; fills a fresh FlashMLASchedMeta (plans it) on first use."""
+def _resolve_metadata(op: str, meta, num_splits, cache_seqlens: torch.Tensor, config: "FlashMLASchedMeta.Config",
+                      block_table: torch.Tensor) -> Tuple[torch.Tensor, int]:
+    """(workspace, num_sm_parts) for this call; fills a fresh FlashMLASchedMeta on first use,
+    planned with the block table's width (the older metadata tensor was planned without it)."""
     g = config.h_q // config.h_k
     if isinstance(meta, FlashMLASchedMeta):
         if num_splits is not None:
             chk.fail(op, "num_splits", "must be None when tile_scheduler_metadata is a FlashMLASchedMeta")
+        width = int(block_table.shape[1])
         if not meta.have_initialized:
-            ws, splits = _new_workspace(config.b, config.s_q, g, cache_seqlens.device)
-            ops.plan_decode(cache_seqlens, ws, config.s_q, g, 0)
+            parts = _layout(config.b, config.s_q, g, cache_seqlens.device, width)[0]
+            ws, splits = _new_workspace(config.b, config.s_q, g, cache_seqlens.device, width)
+            ops.plan_decode(cache_seqlens, ws, config.s_q, g, parts)
             meta.config = config
             meta.tile_scheduler_metadata = ws
             meta.num_splits = splits
+            meta.num_sm_parts = parts
+            meta.max_pages = width
             meta.have_initialized = True
         else:
             have = meta.config
@@ -201,12 +214,15 @@ def _resolve_metadata(op: str, meta, num_splits, cache_seqlens: torch.Tensor, co
                     chk.fail(op, "tile_scheduler_metadata",
                              f"was planned for {field} = {getattr(have, field)!r}, this call has "
                              f"{getattr(config, field)!r} (use one metadata per decode step and shape)")
-        ws = meta.tile_scheduler_metadata
+            if width > meta.max_pages:
+                chk.fail(op, "block_table", f"has {width} pages a request, more than the {meta.max_pages} of the "
+                         "call that planned tile_scheduler_metadata (use one metadata per decode step)")
+        ws, parts = meta.tile_scheduler_metadata, meta.num_sm_parts
     else:
-        ws = meta
+        ws, parts = meta, 0
     chk.tensor(op, "tile_scheduler_metadata", ws, (torch.uint8,), (None,), device=cache_seqlens.device,
                device_of="cache_seqlens", contiguous=True)
-    return ws
+    return ws, parts
 
 
 def _softmax_scale(op: str, softmax_scale) -> float:
@@ -288,7 +304,7 @@ def flash_mla_with_kvcache(
     g = h_q // h_kv
     scale = _softmax_scale(op, softmax_scale)
     config = FlashMLASchedMeta.Config(b, s_q, h_q, int(k_cache.shape[1]), h_kv, bool(causal), False, None, None, None)
-    ws = _resolve_metadata(op, tile_scheduler_metadata, num_splits, cache_seqlens, config)
+    ws, parts = _resolve_metadata(op, tile_scheduler_metadata, num_splits, cache_seqlens, config, block_table)
     causal = bool(causal)
 
     if h_kv == 1:
@@ -296,12 +312,12 @@ def flash_mla_with_kvcache(
         if not kv.is_contiguous():
             _warn_copy(f"{op}: k_cache")
             kv = kv.contiguous()
-        return ops.decode_bf16(q, kv, block_table, cache_seqlens, ws, 0, scale, causal)
+        return ops.decode_bf16(q, kv, block_table, cache_seqlens, ws, parts, scale, causal)
     _warn_copy(f"{op}: k_cache with num_heads_k = {h_kv}")
     outs, lses = [], []
     for i in range(h_kv):
         out_i, lse_i = ops.decode_bf16(q[:, :, i * g:(i + 1) * g], k_cache[:, :, i].contiguous(), block_table,
-                                       cache_seqlens, ws, 0, scale, causal)
+                                       cache_seqlens, ws, parts, scale, causal)
         outs.append(out_i)
         lses.append(lse_i)
     return torch.cat(outs, dim=2), torch.cat(lses, dim=1)
@@ -448,9 +464,9 @@ def flash_mla_fp8_with_kvcache(
         chk.fail(op, "head_dim_v", f"must be {D_LATENT}, got {head_dim_v!r}")
     scale = _softmax_scale(op, softmax_scale)
     config = FlashMLASchedMeta.Config(b, s_q, h_q, PAGE_SIZE, 1, bool(causal), True, None, None, None)
-    ws = _resolve_metadata(op, tile_scheduler_metadata, num_splits, cache_seqlens, config)
+    ws, parts = _resolve_metadata(op, tile_scheduler_metadata, num_splits, cache_seqlens, config, block_table)
     return ops.decode_fp8(q_nope, q_scale, q_rope, kv_fp8, kv_scale, kv_rope, block_table, cache_seqlens, ws,
-                          0, scale, bool(causal), bool(checked))
+                          parts, scale, bool(causal), bool(checked))
 
 
 mla_decode_fp8 = flash_mla_fp8_with_kvcache

@@ -36,6 +36,7 @@ BF16_CASES = [
     (1, 4, 16, 1, True, [3000], None),
     (2, 2, 16, 2, True, [130, 500], None),
     (2, 1, 64, 4, False, [77, 1500], None),
+    (1, 1, 128, 1, False, [4100], None),  # "new": the row-group parts (a few long requests)
 ]
 
 
@@ -85,6 +86,8 @@ FP8_CASES = [
     (3, 1, 128, False, [2000, 64, 0], False),
     (1, 4, 64, True, [3000], False),
     (8, 1, 16, False, [4100, 17, 0, 2500, 999, 64, 65, 5000], False),
+    (1, 1, 128, False, [4100], False),  # "new": the row-group parts (a few long requests)
+    (2, 1, 32, False, [5000, 9000], False),
 ]
 
 
@@ -148,3 +151,21 @@ def test_fp8_nan_token_poisons_only_rows_that_see_it(cuda):
                                                   p.block_table.to(cuda), p.lengths.to(cuda), 512, meta, None)
     assert bool(torch.isnan(out[0].float()).all()), "request 0 sees the NaN token"
     assert bool(torch.isfinite(out[1].float()).all()), "request 1 does not"
+
+
+def test_new_metadata_is_planned_with_the_block_table_width(cuda):
+    """The first call fills FlashMLASchedMeta with its block table's width: a few long requests get
+    the parts of the narrow kernel's row groups. A later call with a wider table is refused."""
+    p = ref.make_problem(1, 1, 128, [4100], seed=5)
+    kv_fp8, kv_scale, kv_rope = _fp8_cache_with_stale_data(p, cuda)
+    q_nope, q_scale, q_rope = snapmla.quantize_q(p.q.to(cuda))
+    bt_gpu, lens_gpu = p.block_table.to(cuda), p.lengths.to(cuda)
+    args = (q_nope, q_rope, kv_fp8, kv_rope, q_scale, kv_scale)
+    meta, _ = snapmla.get_mla_metadata()
+    snapmla.flash_mla_fp8_with_kvcache(*args, bt_gpu, lens_gpu, 512, meta, None)
+    old_ws, _ = snapmla.get_mla_metadata(lens_gpu, 128, 1)
+    assert meta.max_pages == bt_gpu.shape[1] == 65
+    assert meta.tile_scheduler_metadata.numel() < old_ws.numel(), "fewer parts than without the width"
+    wider = torch.cat([bt_gpu, bt_gpu[:, :1]], dim=1)
+    with pytest.raises(ValueError, match="block_table: has 66 pages a request"):
+        snapmla.flash_mla_fp8_with_kvcache(*args, wider, lens_gpu, 512, meta, None)
