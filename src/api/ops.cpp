@@ -2,9 +2,11 @@
 // reference (all views on the CPU) or the CUDA kernels (all views on one CUDA device).
 #include "snapmla/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "api/kernel_params.h"
 #include "api/validate.h"
@@ -23,6 +25,22 @@ namespace {
 using api::ArgCheck;
 
 constexpr int kReferenceSmCount = 132;  // H100 SXM / H200: the CPU plans like these cards
+
+// The parts of `num_parts` that the planner gives blocks when every one of `batch` requests is
+// `max_pages` pages long (the most a block table that wide allows).
+int busy_parts_at_full_length(int batch, int max_pages, int num_parts) {
+  const std::vector<std::int32_t> lengths(batch, max_pages * kPageSize);
+  std::vector<sched::PartRange> parts(num_parts);
+  std::vector<std::int32_t> split_begin(batch + 1);
+  sched::plan_schedule(lengths.data(), batch, num_parts, parts.data(), split_begin.data());
+  int busy = 0;
+  for (const sched::PartRange& part : parts) {
+    bool has_blocks = false;
+    sched::for_each_segment(part, batch, lengths.data(), [&](int, int begin, int end, int) { has_blocks |= begin < end; });
+    busy += has_blocks;
+  }
+  return busy;
+}
 
 [[maybe_unused]] bool env_checked() {
   static const bool on = [] {
@@ -123,17 +141,22 @@ int default_num_sm_parts(Device device, int s_q, int h_q, int batch, int max_pag
 #if SNAPMLA_WITH_CUDA
   if (device.is_cuda() && device.index < kernels::device_count()) sms = kernels::device_sm_count(device.index);
 #endif
+  namespace narrow = kernels::decode_narrow;
   const int rows = s_q * h_q;
   // A few requests of long block tables: the narrow kernel's row groups, in one wave.
-  if (kernels::decode_narrow::long_table_row_groups(rows, batch, max_pages, sms))
-    return kernels::decode_narrow::row_group_parts(rows, sms);
+  if (narrow::long_table_row_groups(rows, batch, max_pages, sms)) return narrow::row_group_parts(rows, sms);
   // Up to 32 rows the narrow kernel runs two one-warpgroup CTAs per SM, each on its own part, or
   // three at 16 rows and large batches, one at 16 rows and small ones (decode_narrow/config.h);
   // above, one CTA per SM and per 64-row tile.
-  if (rows <= kernels::decode_narrow::kMaxCols) return kernels::decode_narrow::narrow_parts_per_sm(rows, batch) * sms;
   const int row_tiles = (rows + 63) / 64;
-  const int parts = sms / (row_tiles > 0 ? row_tiles : 1);
-  return parts > 0 ? parts : 1;
+  const int parts = rows <= narrow::kMaxCols ? narrow::narrow_parts_per_sm(rows, batch) * sms
+                                             : std::max(sms / std::max(row_tiles, 1), 1);
+  // Short tables in row groups: the one-wave parts where these would take two waves.
+  if (narrow::short_table_row_groups(rows, batch, max_pages, sms) &&
+      static_cast<long long>(busy_parts_at_full_length(batch, max_pages, parts)) * narrow::row_groups(rows, narrow::kGroupCols) >
+          3LL * sms)
+    return narrow::row_group_parts(rows, sms);
+  return parts;
 }
 
 std::size_t decode_workspace_bytes(const DecodeShape& shape, Device device) {

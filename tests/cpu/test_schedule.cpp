@@ -174,5 +174,21 @@ TEST(DefaultParts, FewLongRequestsGetRowGroupParts) {
   EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 0, 128), sms / 2);      // batch not known
 }
 
+// Short tables run in row groups whatever the parts; the planner takes the one-wave parts only
+// where its default would give the groups more busy CTAs than three a SM (two waves).
+TEST(DefaultParts, ShortTablesGetRowGroupPartsOnlyWhereTheDefaultTakesTwoWaves) {
+  const Device cpu = Device::cpu();
+  const int sms = default_num_sm_parts(cpu, 1, 64, 128);
+  // 16x1x128x640: 66 parts give 64 busy parts of 8 groups = 512 CTAs > 3 x 132.
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 16, 10), 2 * sms / 8);
+  // 8x1x128x640 (40 busy parts, 320 CTAs), 8x1x128x1024, 8x1x64x640: one wave already.
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 8, 10), sms / 2);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 8, 16), sms / 2);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 64, 8, 10), sms);
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 16, 0), sms / 2);  // width not known
+  // Beyond kShortTableUnitsPerSm a SM (32x1x128x640: 2,560 units) the 64-row kernel's parts.
+  EXPECT_EQ(default_num_sm_parts(cpu, 1, 128, 32, 10), sms / 2);
+}
+
 }  // namespace
 }  // namespace snapmla::sched

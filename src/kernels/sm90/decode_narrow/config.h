@@ -98,6 +98,15 @@ SNAPMLA_HD constexpr bool long_table_row_groups(int rows, int batch, int max_pag
   return rows > kGroupCols && batch > 0 && max_pages > kShortTablePages &&
          units_at_most(rows, batch, max_pages, long_table_units_per_sm(rows), sms);
 }
+// Short tables run in row groups whatever the parts (kShortTableUnitsPerSm). The planner takes
+// row_group_parts for them only where its default parts would leave more busy CTAs than three a
+// SM, i.e. two waves (api/ops.cpp counts them with the planner's own walk): 16x1x128x640 35.9
+// -> 27.2 us; where the default is one wave it is as good or better (8x1x128x1024 23.3 against
+// 24.2; docs/perf.md, session 24).
+SNAPMLA_HD constexpr bool short_table_row_groups(int rows, int batch, int max_pages, int sms) {
+  return rows > kGroupCols && batch > 0 && max_pages > 0 && max_pages <= kShortTablePages &&
+         units_at_most(rows, batch, max_pages, kShortTableUnitsPerSm, sms);
+}
 // Whether a call of `num_parts` parts runs in row groups.
 SNAPMLA_HD constexpr bool small_call_in_row_groups(int rows, int batch, int max_pages, int sms, int num_parts) {
   if (rows <= kGroupCols || max_pages <= 0) return false;
