@@ -72,7 +72,8 @@ struct DecodeShape {
 // How many SM parts the split-KV schedule uses on this device for this shape. `batch` (0: not
 // known, taken as large): at s_q * h_q <= 16, from 64 requests up three parts per SM instead of
 // two, and below 8 requests one. `max_pages` (0: not known; see DecodeShape): above 16 rows, a
-// few requests of long tables get the parts of the narrow kernel's row groups.
+// few requests of long tables, and short-table calls whose default parts would run the narrow
+// kernel's row groups in two waves, get the parts of one wave of those groups.
 int default_num_sm_parts(Device device, int s_q, int h_q, int batch = 0, int max_pages = 0);
 
 // Workspace = schedule + partial results of split requests (+ the counters with which the FP8
