@@ -261,21 +261,19 @@ inline WgmmaRoute resolve(const DecodeParams& params, WgmmaRoute route, int sms)
   return route == WgmmaRoute::kAuto ? route_for(params, sms) : route;
 }
 
-// Only the 64-row kernel merges splits itself.
-inline int merged_up_to(const DecodeParams& params, WgmmaRoute route) {
-  const int sms = current_device_sm_count("decode_fp8_wgmma merged_up_to");
-  const bool tiles = resolve(params, route, sms) == WgmmaRoute::kTiles64;
-  return tiles && params.split_done != nullptr ? sched::kMaxInKernelMergeSplits : 1;
-}
-
-inline bool launch(const DecodeParams& params, StreamHandle stream, WgmmaRoute route) {
+// 0 where the route does not serve `params` (nothing launched); else the largest split count of
+// the requests the launched kernel merged itself: only the 64-row kernel merges (up to
+// sched::kMaxInKernelMergeSplits, with arrival counters), the others leave every split request
+// to the combine (1).
+inline int launch(const DecodeParams& params, StreamHandle stream, WgmmaRoute route) {
   const char* name = "decode_fp8_wgmma kernel launch";
-  if (!supports(params)) return false;
+  if (!supports(params)) return 0;
   const int rows = params.s_q * params.h_q;
-  if (route == WgmmaRoute::kNarrow32 && rows > decode_narrow::kMaxCols) return false;
-  if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return true;
+  if (route == WgmmaRoute::kNarrow32 && rows > decode_narrow::kMaxCols) return 0;
+  if (params.batch <= 0 || params.num_parts <= 0 || rows <= 0) return 1;
   const int sms = current_device_sm_count(name);
-  switch (resolve(params, route, sms)) {
+  const WgmmaRoute chosen = resolve(params, route, sms);
+  switch (chosen) {
     case WgmmaRoute::kNarrow16: {
       // The narrow kernel (rows in the wgmma N dimension, src/kernels/sm90/decode_narrow).
       using decode_narrow::kGroupCols;
@@ -289,7 +287,7 @@ inline bool launch(const DecodeParams& params, StreamHandle stream, WgmmaRoute r
     case WgmmaRoute::kNarrow32: launch_decode_fp8_narrow32(params, stream); break;
     default: launch_tiles(params, stream, name);
   }
-  return true;
+  return chosen == WgmmaRoute::kTiles64 && params.split_done != nullptr ? sched::kMaxInKernelMergeSplits : 1;
 }
 
 }  // namespace snapmla::kernels::decode_wgmma

@@ -16,7 +16,7 @@ void launch_decode_fp8_simt(const DecodeParams& params, StreamHandle stream) {
 int launch_decode_fp8(const DecodeParams& params, StreamHandle stream) {
   switch (decode_kernel_choice()) {
     case DecodeKernel::kWgmma:
-      if (launch_decode_fp8_wgmma(params, stream)) return decode_fp8_wgmma_merged_up_to(params);
+      if (const int merged_up_to = launch_decode_fp8_wgmma(params, stream)) return merged_up_to;
       break;
     case DecodeKernel::kTensorCore:
       if (launch_decode_fp8_tc(params, stream)) return 1;

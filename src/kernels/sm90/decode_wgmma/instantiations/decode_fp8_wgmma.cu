@@ -5,11 +5,7 @@ namespace snapmla::kernels {
 
 bool decode_fp8_wgmma_supports(const DecodeParams& params) { return decode_wgmma::supports(params); }
 
-int decode_fp8_wgmma_merged_up_to(const DecodeParams& params, WgmmaRoute route) {
-  return decode_wgmma::merged_up_to(params, route);
-}
-
-bool launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream, WgmmaRoute route) {
+int launch_decode_fp8_wgmma(const DecodeParams& params, StreamHandle stream, WgmmaRoute route) {
   return decode_wgmma::launch(params, stream, route);
 }
 
