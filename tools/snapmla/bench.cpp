@@ -5,8 +5,9 @@
 // query by quantize_query. plan_decode runs once (it serves every layer of a step); the timed
 // region is one decode_fp8 / decode_bf16 call (split-KV decode + combine), CUDA events around
 // each call, the L2 flushed before each call (a memset of 2x the L2 size, or with --flush read a
-// kernel reading it: bench/common/l2_flush.cuh; outside the timed region), warm-up calls first, median of --reps calls. Batches up to --graph-max-batch are
-// captured in a CUDA graph and replayed (launch overhead would dominate otherwise).
+// kernel reading it: bench/common/l2_flush.cuh; outside the timed region), warm-up calls first,
+// median of --reps calls. Batches up to --graph-max-batch are captured in a CUDA graph and
+// replayed (launch overhead would dominate otherwise).
 // The roofs are measured in the same run: the copy roof is a cudaMemcpyAsync device-to-device
 // of 1 GiB (bytes read + written over time), the GEMM roofs are 8192^3 BF16 and FP8 products
 // through cuBLASLt, opened at run time (gemm_roof.h).

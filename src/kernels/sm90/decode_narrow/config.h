@@ -111,7 +111,7 @@ SNAPMLA_HD constexpr bool short_table_row_groups(int rows, int batch, int max_pa
 SNAPMLA_HD constexpr bool small_call_in_row_groups(int rows, int batch, int max_pages, int sms, int num_parts) {
   if (rows <= kGroupCols || max_pages <= 0) return false;
   if (units_at_most(rows, batch, max_pages, kSmallCallUnitsPerSm, sms)) return true;
-  if (max_pages <= kShortTablePages) return units_at_most(rows, batch, max_pages, kShortTableUnitsPerSm, sms);
+  if (max_pages <= kShortTablePages) return short_table_row_groups(rows, batch, max_pages, sms);
   return long_table_row_groups(rows, batch, max_pages, sms) &&
          static_cast<long long>(num_parts) * row_groups(rows, kGroupCols) <= 2LL * sms;
 }
