@@ -49,6 +49,12 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
   const auto sees = [&](int i, int tok) { return kWholeBlock || tok < n[i]; };
   const auto token = [&](int h, int nt, int e) { return h * kQkHalfTokens + nt * 8 + 2 * t + e; };
 
+  // The scales of the thread's tokens, read as pairs (tokens 2 t and 2 t + 1 of each n-tile are
+  // adjacent): half the loads of one a token. Read again after after_max(), whose arrival orders
+  // memory, rather than held across it.
+  const auto scales = [&](int h, int nt) { return *reinterpret_cast<const float2*>(&st.scale[token(h, nt, 0)]); };
+  const auto scale_of = [](const float2& sc, int e) { return e == 0 ? sc.x : sc.y; };
+
   // Scores and the block max of each row (fmax: NaN-ignoring, like the reference).
   float x[kRowsPerThread][kQkHalves][kQkNTiles][2], bm[kRowsPerThread];
 #pragma unroll
@@ -56,15 +62,17 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
 #pragma unroll
   for (int h = 0; h < kQkHalves; ++h)
 #pragma unroll
-    for (int nt = 0; nt < kQkNTiles; ++nt)
+    for (int nt = 0; nt < kQkNTiles; ++nt) {
+      const float2 sc = scales(h, nt);
 #pragma unroll
       for (int e = 0; e < 2; ++e)
 #pragma unroll
         for (int i = 0; i < kRowsPerThread; ++i) {
           const int tok = token(h, nt, e);
-          x[i][h][nt][e] = __fmul_rn(__fmul_rn(acc[h][nt][2 * i + e], sm.row_factor[row[i]]), st.scale[tok]);
+          x[i][h][nt][e] = __fmul_rn(__fmul_rn(acc[h][nt][2 * i + e], sm.row_factor[row[i]]), scale_of(sc, e));
           if (sees(i, tok)) bm[i] = fmaxf(bm[i], x[i][h][nt][e]);
         }
+    }
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) {
     bm[i] = decode_tc::quad_max(bm[i]);
@@ -81,16 +89,18 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
 #pragma unroll
     for (int h = 0; h < kQkHalves; ++h)
 #pragma unroll
-      for (int nt = 0; nt < kQkNTiles; ++nt)
+      for (int nt = 0; nt < kQkNTiles; ++nt) {
+        const float2 sc = scales(h, nt);
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int tok = token(h, nt, e);
           // Masked after the product: the s[t] of a page tail is the NaN poison.
           const float p = sees(i, tok) ? exp2_ftz(x[i][h][nt][e] - m_new) : 0.0f;
-          x[i][h][nt][e] = sees(i, tok) ? __fmul_rn(p, st.scale[tok]) : 0.0f;
+          x[i][h][nt][e] = sees(i, tok) ? __fmul_rn(p, scale_of(sc, e)) : 0.0f;
           pm = decode::nonneg_nan_sticky_max(pm, x[i][h][nt][e]);  // an unseen token adds +0
           s = __fadd_rn(s, p);
         }
+      }
     pmax[i] = decode_tc::quad_nonneg_nan_max(pm);
     sum[i] = decode_tc::quad_sum(s);
   }
@@ -105,15 +115,20 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
     const float unmult_any = __shfl_sync(0xffffffffu, quotient, quad + 2 * i + 1);
     const bool any = kWholeBlock || n[i] > 0;
     const float mult = any ? mult_any : 0.0f;
+    // n-tiles nt and nt + 1 (nt even) land in adjacent byte pairs of P8 (decode_narrow::
+    // p8_k_of_token: token 8 a + 2 t + e of 16 at byte 4 t + 2 a + e): one 32-bit store.
+    const auto p8_pair = [&](int h, int nt) {
+      const int tok = token(h, nt, 0);
+      const float lo = sees(i, tok) ? __fmul_rn(x[i][h][nt][0], mult) : 0.0f;
+      const float hi = sees(i, tok + 1) ? __fmul_rn(x[i][h][nt][1], mult) : 0.0f;
+      return static_cast<std::uint32_t>(decode_tc::e4m3x2_from_float(lo, hi));
+    };
 #pragma unroll
     for (int h = 0; h < kQkHalves; ++h)
 #pragma unroll
-      for (int nt = 0; nt < kQkNTiles; ++nt) {
-        const int tok = token(h, nt, 0);
-        const float lo = sees(i, tok) ? __fmul_rn(x[i][h][nt][0], mult) : 0.0f;
-        const float hi = sees(i, tok + 1) ? __fmul_rn(x[i][h][nt][1], mult) : 0.0f;
-        *reinterpret_cast<std::uint16_t*>(&slot.p8[p8_offset(row[i], tok)]) = decode_tc::e4m3x2_from_float(lo, hi);
-      }
+      for (int nt = 0; nt < kQkNTiles; nt += 2)
+        *reinterpret_cast<std::uint32_t*>(&slot.p8[p8_offset(row[i], token(h, nt, 0))]) =
+            p8_pair(h, nt) | (p8_pair(h, nt + 1) << 16);
     if (t == 0) {
       // 0 on the first block (m = -inf)
       slot.alpha[row[i]] = any ? exp2_ftz(m_prev[i] - fmaxf(m_prev[i], bm[i])) : 1.0f;
