@@ -10,6 +10,9 @@
 //   full1s1 : the same, 1 staging accumulator
 //   full2   : both warpgroups, m64n64 each on its own page (a seesaw's QK overlap, worst case)
 //   full2s1 : the same, 1 staging accumulator
+//   full2s3 : the same, 3 staging accumulators (more registers than the kernel has beside O)
+//   halfN   : both warpgroups, each scores its own page in two halves of 32 tokens one after the
+//             other (m64n32, Q read twice), N staging accumulators of 16 registers
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -76,7 +79,7 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
 // both warpgroups busy or warpgroup 0 alone. N = 32: the two warpgroups split one page's tokens
 // (v39's 64-row kernel); N = 64: each scores whole pages (the seesaw's form, v40), warpgroup 1
 // the other page buffer.
-template <int N, int kStaging, bool kBothWarpgroups>
+template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false>
 __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
   const std::uint32_t pad = (kAlign - smem_u32(raw) % kAlign) % kAlign;
@@ -93,7 +96,13 @@ __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* c
   if (active) {
     for (int p = 0; p < pages; ++p) {
       float s[N / 2];
-      if constexpr (N == 32) {
+      if constexpr (kHalves) {  // the whole page in two m64n32 passes
+        float s_hi[N / 2];
+        page_qk<N, kStaging>(sm, (p + wg) % 2, 0, s);
+        page_qk<N, kStaging>(sm, (p + wg) % 2, N, s_hi);
+#pragma unroll
+        for (int i = 0; i < N / 2; ++i) total += s_hi[i];
+      } else if constexpr (N == 32) {
         page_qk<N, kStaging>(sm, p % 2, wg * N, s);
       } else {
         page_qk<N, kStaging>(sm, (p + wg) % 2, 0, s);
@@ -107,9 +116,9 @@ __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* c
   sink[blockIdx.x * kThreads + threadIdx.x] = total;
 }
 
-template <int N, int kStaging, bool kBothWarpgroups>
+template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false>
 void run(const char* name, int pages, int blocks) {
-  auto* kernel = qk_kernel<N, kStaging, kBothWarpgroups>;
+  auto* kernel = qk_kernel<N, kStaging, kBothWarpgroups, kHalves>;
   long long* cycles = nullptr;
   float* sink = nullptr;
   check(cudaMalloc(&cycles, blocks * kWarpgroups * sizeof(long long)), "cudaMalloc cycles");
@@ -136,7 +145,7 @@ void run(const char* name, int pages, int blocks) {
   c1 /= blocks * double(pages);
   // Pages scored a CTA an iteration: one (the warpgroups share it, or warpgroup 0 alone), or two
   // (both warpgroups on whole pages).
-  const int pages_per_iteration = N == 64 && kBothWarpgroups ? 2 : 1;
+  const int pages_per_iteration = (N == 64 || kHalves) && kBothWarpgroups ? 2 : 1;
   const double per_page = (c0 > c1 ? c0 : c1) / pages_per_iteration;
   std::printf("%-8s cycles/iteration wg0 %7.0f wg1 %7.0f -> cycles per scored page %7.0f  (%.3f ms, %.0f ns/page/SM)\n",
               name, c0, c1, per_page, ms, ms * 1e6 / (double(pages) * pages_per_iteration));
@@ -157,5 +166,9 @@ int main() {
   run<64, 1, false>("full1s1", pages, sms);
   run<64, 2, true>("full2", pages, sms);
   run<64, 1, true>("full2s1", pages, sms);
+  run<64, 3, true>("full2s3", pages, sms);
+  run<32, 2, true, true>("half2", pages, sms);
+  run<32, 3, true, true>("half3", pages, sms);
+  run<32, 4, true, true>("half4", pages, sms);
   return 0;
 }
