@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a machine with a Hopper GPU:
-#   1. build, unless a build (e.g. one carried from a machine with gtest and friends) exists
+#   1. build, unless a build (e.g. one carried from a machine with gtest and friends, packed by
+#      scripts/make_carry.sh) exists
 #   2. ctest -L gpu
 #   3. compute-sanitizer memcheck and racecheck on small GPU test cases
 #   4. the SASS of the wgmma and narrow FP8 decode kernels: QGMMA and HGMMA present, no local
