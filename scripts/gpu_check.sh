@@ -22,6 +22,14 @@ mkdir -p "$LOG"
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
+# A build packed by scripts/make_carry.sh names the checkout it was built in: point ctest's
+# files at this one.
+if [ -s "$BUILD/SOURCE_ROOT" ] && [ "$(cat "$BUILD/SOURCE_ROOT")" != "$PWD" ]; then
+  from=$(cat "$BUILD/SOURCE_ROOT")
+  find "$BUILD" -name CTestTestfile.cmake -exec sed -i "s#$from#$PWD#g" {} +
+  echo "$PWD" >"$BUILD/SOURCE_ROOT"
+fi
+
 if [ ! -x "$BUILD/tests/gpu/snapmla.test.gpu.decode" ]; then
   echo "gpu_check: no build found, building"
   { cmake --preset default && cmake --build --preset default -j"$(nproc)"; } >"$LOG/build.log" 2>&1 ||

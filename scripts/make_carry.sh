@@ -2,15 +2,14 @@
 # Pack a CUDA build for a GPU machine that has no compilers' inputs (gtest, CLI11, ...): the
 # executables (stripped), ctest's files, and FlashMLA's comparison binary when given, in a few
 # tens of MB instead of the build folder's ~100. ctest's files name absolute paths of this
-# machine; the GPU machine rewrites them to its own checkout first:
+# machine; scripts/gpu_check.sh rewrites them to the GPU machine's checkout (SOURCE_ROOT says
+# which they name):
 #
 #   scripts/make_carry.sh <build dir> <carry dir> [flashmla_compare binary]
-#   (on the GPU machine, in the checkout's root)
-#   grep -rl "$(cat <carry dir>/SOURCE_ROOT)" <carry dir> | xargs sed -i "s#$(cat <carry dir>/SOURCE_ROOT)#$PWD#g"
+#   (on the GPU machine, in the checkout's root, <carry dir> carried)
 #   SNAPMLA_BUILD_DIR=<carry dir> scripts/gpu_check.sh
 #
-# The carry dir's name must be the build dir's name where ctest's files should keep working
-# without the rewrite; with it, any name (the rewrite maps <root>/<build dir> too).
+# The carry dir must lie inside the checkout (the device sends the checkout and what it carries).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:?usage: $0 <build dir> <carry dir> [flashmla_compare]}" && pwd)"
