@@ -13,6 +13,8 @@
 //   full2s3 : the same, 3 staging accumulators (more registers than the kernel has beside O)
 //   halfN   : both warpgroups, each scores its own page in two halves of 32 tokens one after the
 //             other (m64n32, Q read twice), N staging accumulators of 16 registers
+//   full2pK : full2 with an fp32 promotion every K e4m3 k-steps instead of every one (not the
+//             kernel's arithmetic: what a looser promotion rule would give)
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -45,8 +47,9 @@ struct alignas(kAlign) Smem {  // the query tile and two pages, in the kernel's 
   alignas(kAlign) std::uint8_t kr[2][kTokensPerBlock * 2 * kDimRope];
 };
 
-// One page's scores: tokens token0 .. token0 + N - 1 of page buffer `pg`.
-template <int N, int kStaging>
+// One page's scores: tokens token0 .. token0 + N - 1 of page buffer `pg`, an fp32 promotion every
+// kKPerGroup e4m3 k-steps (the kernel: 1).
+template <int N, int kStaging, int kKPerGroup = 1>
 __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, float (&s)[N / 2]) {
   constexpr int R = N / 2;
   float part[kStaging][R];
@@ -61,10 +64,13 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
   const std::uint64_t a_r = sw128_desc(smem_u32(sm.qr));
   const std::uint64_t b_r = sw128_desc(smem_u32(sm.kr[pg]) + token0 * kSw128RowBytes);
   const auto issue = [&](int grp, float(&st)[R]) {
-    if (grp < kContentKSteps) {  // one e4m3 k-step a group (promotion every k-step)
-      const int k = grp * kContentKStepBytes;
-      narrow::qk_content<N>(advance_desc(a_c, sw128_offset(kRowsPerCta, 0, k)),
-                            advance_desc(b_c, sw128_offset(kTokensPerBlock, 0, k)), st, false);
+    if (grp < kContentKSteps / kKPerGroup) {  // kKPerGroup e4m3 k-steps a group, then a promotion
+#pragma unroll
+      for (int kk = 0; kk < kKPerGroup; ++kk) {
+        const int k = (grp * kKPerGroup + kk) * kContentKStepBytes;
+        narrow::qk_content<N>(advance_desc(a_c, sw128_offset(kRowsPerCta, 0, k)),
+                              advance_desc(b_c, sw128_offset(kTokensPerBlock, 0, k)), st, kk > 0);
+      }
     } else {  // the bf16 RoPE chain
 #pragma unroll
       for (int ks = 0; ks < kRopeKSteps; ++ks)
@@ -72,14 +78,14 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
                            ks > 0);
     }
   };
-  staged_groups<kContentKSteps + 1, kStaging>(s, part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
+  staged_groups<kContentKSteps / kKPerGroup + 1, kStaging>(s, part, issue, [](int) {}, [&](float(&st)[R]) { add_promoted(s, st); });
 }
 
 // Form (N, kStaging, kBothWarpgroups): m64nN scores a warpgroup, kStaging staging accumulators,
 // both warpgroups busy or warpgroup 0 alone. N = 32: the two warpgroups split one page's tokens
 // (v39's 64-row kernel); N = 64: each scores whole pages (the seesaw's form, v40), warpgroup 1
 // the other page buffer.
-template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false>
+template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false, int kKPerGroup = 1>
 __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
   const std::uint32_t pad = (kAlign - smem_u32(raw) % kAlign) % kAlign;
@@ -105,7 +111,7 @@ __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* c
       } else if constexpr (N == 32) {
         page_qk<N, kStaging>(sm, p % 2, wg * N, s);
       } else {
-        page_qk<N, kStaging>(sm, (p + wg) % 2, 0, s);
+        page_qk<N, kStaging, kKPerGroup>(sm, (p + wg) % 2, 0, s);
       }
 #pragma unroll
       for (int i = 0; i < N / 2; ++i) total += s[i];  // every score used, or ptxas serialises the wgmmas (C7511)
@@ -116,9 +122,9 @@ __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* c
   sink[blockIdx.x * kThreads + threadIdx.x] = total;
 }
 
-template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false>
+template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false, int kKPerGroup = 1>
 void run(const char* name, int pages, int blocks) {
-  auto* kernel = qk_kernel<N, kStaging, kBothWarpgroups, kHalves>;
+  auto* kernel = qk_kernel<N, kStaging, kBothWarpgroups, kHalves, kKPerGroup>;
   long long* cycles = nullptr;
   float* sink = nullptr;
   check(cudaMalloc(&cycles, blocks * kWarpgroups * sizeof(long long)), "cudaMalloc cycles");
@@ -170,5 +176,8 @@ int main() {
   run<32, 2, true, true>("half2", pages, sms);
   run<32, 3, true, true>("half3", pages, sms);
   run<32, 4, true, true>("half4", pages, sms);
+  run<64, 2, true, false, 2>("full2p2", pages, sms);
+  run<64, 2, true, false, 4>("full2p4", pages, sms);
+  run<64, 2, true, false, 16>("full2p16", pages, sms);
   return 0;
 }
