@@ -6,7 +6,8 @@
 // CTA (one an SM) runs `pages` blocks a warpgroup and times itself with clock64; O is summed into
 // a sink so that nothing is optimised away. Built with -DSNAPMLA_BUILD_MICROBENCH=ON.
 //   kernel  : the kernel's own accumulate_pv_block (decode_wgmma/components/pv.cuh)
-//   the generic forms pv_form<N, depth, smem A, chain>:
+//   the generic forms pv_form<N, depth, smem A, chain> (without the kernel's check of the rows'
+//   alpha, a branch not taken here, where every alpha is 1):
 //     N      wgmma N: 64 (a whole dim tile a group) or 32 (half the query rows a group)
 //     depth  groups in flight (staging accumulators of N / 2 registers)
 //     smemA  A = V^T from a shared-memory copy (SS) instead of ldmatrix.trans + permutes (RS)
@@ -21,21 +22,19 @@
 #include <utility>
 #include <vector>
 
+#include "harness.h"
 #include "kernels/sm90/decode_wgmma/components/pv.cuh"
 
 using namespace snapmla::kernels::decode_wgmma;
 namespace narrow = snapmla::kernels::decode_narrow;
 using snapmla::kDimLatent;
+namespace micro = snapmla::micro;
 
 namespace {
 
-void check(cudaError_t status, const char* what) {
-  if (status == cudaSuccess) return;
-  std::fprintf(stderr, "pv_page: %s: %s\n", what, cudaGetErrorString(status));
-  std::exit(1);
-}
+using micro::check;
 
-constexpr int kAlign = 1024;
+constexpr int kAlign = micro::kSmemAlign;
 constexpr int kVtTileBytes = 64 * 64;  // V^T of one dim tile: 64 dims x 64 tokens, SW64
 
 struct alignas(kAlign) Smem {
@@ -78,9 +77,6 @@ __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAc
 #pragma unroll
   for (int v = 0; v < 2; ++v) swizzled[v] = ((4 * v + warp) ^ (lane % 8)) * kChunkBytes;
   const narrow::FragmentMasks masks{};
-  float2 alpha[kPvChunkRegs / 4];
-#pragma unroll
-  for (int j = 0; j < kPvChunkRegs / 4; ++j) alpha[j] = *reinterpret_cast<const float2*>(&slot.alpha[8 * j + 2 * t]);
 
   std::uint32_t raw[kPvKSteps][4], a[kPvChunks][kPvKSteps][4];
   float part[kDepth][R];
@@ -132,16 +128,6 @@ __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAc
       }
     }
   };
-  // O * alpha under a warp-uniform branch, as the kernel (alpha is 1 here: not taken).
-  bool rescales = false;
-#pragma unroll
-  for (int j = 0; j < kPvChunkRegs / 4; ++j) rescales |= alpha[j].x != 1.0f || alpha[j].y != 1.0f;
-  if (__any_sync(0xffffffffu, rescales)) {
-#pragma unroll
-    for (int i = 0; i < kPvChunks; ++i)
-#pragma unroll
-      for (int k = 0; k < kPvChunkRegs; ++k) o[i][k] = __fmul_rn(o[i][k], k % 2 == 0 ? alpha[k / 4].x : alpha[k / 4].y);
-  }
   load_raw(0);
   make_a(0);
   if (kPvChunks > 1) load_raw(1);
@@ -168,12 +154,8 @@ __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAc
 template <int kForm, int N, int kDepth, bool kSmemA, bool kChain>
 __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
-  const std::uint32_t pad = (kAlign - smem_u32(raw) % kAlign) % kAlign;
-  auto& sm = *reinterpret_cast<Smem*>(raw + pad);
-  // Small e4m3 values, no NaN (a hash into 0x30..0x3f); alpha 1 (no rescale), unmult small.
-  auto* bytes = reinterpret_cast<std::uint8_t*>(&sm);
-  for (int i = threadIdx.x; i < int(sizeof(Smem)); i += kThreads) bytes[i] = 0x30 | ((i * 2654435761u) >> 28);
-  __syncthreads();
+  auto& sm = micro::resident_operands<Smem>(raw);
+  // alpha 1 (no rescale), unmult small.
   for (int i = threadIdx.x; i < 2 * kRowsPerCta; i += kThreads) {
     sm.slot[i / kRowsPerCta].alpha[i % kRowsPerCta] = 1.0f;
     sm.slot[i / kRowsPerCta].unmult[i % kRowsPerCta] = 1.0f / 4096;
@@ -209,30 +191,13 @@ __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, l
 
 template <int kForm, int N, int kDepth, bool kSmemA, bool kChain>
 void run(const char* name, int pages, int blocks, bool both) {
-  auto* kernel = pv_kernel<kForm, N, kDepth, kSmemA, kChain>;
-  long long* cycles = nullptr;
-  float* sink = nullptr;
-  check(cudaMalloc(&cycles, blocks * kWarpgroups * sizeof(long long)), "cudaMalloc cycles");
-  check(cudaMalloc(&sink, blocks * kThreads * sizeof(float)), "cudaMalloc sink");
-  const int smem = sizeof(Smem) + kAlign;
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
-  kernel<<<blocks, kThreads, smem>>>(pages, both, cycles, sink);  // warm-up
-  check(cudaGetLastError(), "warm-up launch");
-  kernel<<<blocks, kThreads, smem>>>(pages, both, cycles, sink);
-  check(cudaGetLastError(), "launch");
-  check(cudaDeviceSynchronize(), name);
-  std::vector<long long> h(blocks * kWarpgroups);
-  check(cudaMemcpy(h.data(), cycles, h.size() * sizeof(long long), cudaMemcpyDeviceToHost), "copy cycles");
-  double c[2] = {0, 0};
-  for (int b = 0; b < blocks; ++b)
-    for (int w = 0; w < 2; ++w) c[w] += h[2 * b + w];
-  for (double& x : c) x /= blocks * double(pages);
+  const auto t = micro::time_launch(name, pv_kernel<kForm, N, kDepth, kSmemA, kChain>, blocks, kThreads,
+                                    int(sizeof(Smem)) + kAlign, kWarpgroups, pages, both);
+  const double c0 = t.mean(0, pages), c1 = t.mean(1, pages);
   // Cycles a block a warpgroup (256 dims); a page (512 dims) takes that once with both
   // warpgroups busy, twice with one.
   std::printf("%-14s %-4s cycles a block: wg0 %6.0f wg1 %6.0f -> a page (512 dims) %6.0f\n", name,
-              both ? "both" : "wg0", c[0], c[1], both ? (c[0] > c[1] ? c[0] : c[1]) : 2 * c[0]);
-  check(cudaFree(cycles), "cudaFree");
-  check(cudaFree(sink), "cudaFree");
+              both ? "both" : "wg0", c0, c1, both ? (c0 > c1 ? c0 : c1) : 2 * c0);
 }
 
 template <int kForm, int N, int kDepth, bool kSmemA, bool kChain>
@@ -258,12 +223,7 @@ __global__ void __launch_bounds__(kThreads, 1) rate_kernel(int iters, long long*
   constexpr int R = N / 2;
   constexpr int kSteps = 16;
   extern __shared__ __align__(16) unsigned char raw[];
-  const std::uint32_t pad = (kAlign - smem_u32(raw) % kAlign) % kAlign;
-  auto& sm = *reinterpret_cast<Smem*>(raw + pad);
-  auto* bytes = reinterpret_cast<std::uint8_t*>(&sm);
-  for (int i = threadIdx.x; i < int(sizeof(Smem)); i += kThreads) bytes[i] = 0x30 | ((i * 2654435761u) >> 28);
-  fence_view_async_shared();
-  __syncthreads();
+  auto& sm = micro::resident_operands<Smem>(raw);
   const int wg = warpgroup_index();
   // A: 64 rows of the warpgroup's page (SW128), B: N rows of page 1 - wg (SW128, 64 rows a
   // 128-byte column block: rows past 64 run into the next block, which is as good for timing).
@@ -297,35 +257,18 @@ __global__ void __launch_bounds__(kThreads, 1) rate_kernel(int iters, long long*
 
 template <int N>
 void run_rate(int iters, int blocks) {
-  auto* kernel = rate_kernel<N>;
-  long long* cycles = nullptr;
-  float* sink = nullptr;
-  check(cudaMalloc(&cycles, blocks * kWarpgroups * sizeof(long long)), "cudaMalloc cycles");
-  check(cudaMalloc(&sink, blocks * kThreads * sizeof(float)), "cudaMalloc sink");
-  const int smem = sizeof(Smem) + kAlign;
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
-  kernel<<<blocks, kThreads, smem>>>(iters, cycles, sink);
-  check(cudaGetLastError(), "warm-up launch");
-  kernel<<<blocks, kThreads, smem>>>(iters, cycles, sink);
-  check(cudaGetLastError(), "launch");
-  check(cudaDeviceSynchronize(), "rate");
-  std::vector<long long> h(blocks * kWarpgroups);
-  check(cudaMemcpy(h.data(), cycles, h.size() * sizeof(long long), cudaMemcpyDeviceToHost), "copy cycles");
-  double c = 0;
-  for (long long x : h) c += x;
-  c /= h.size() * double(iters) * 16;  // cycles a wgmma a warpgroup
+  const auto t = micro::time_launch("rate", rate_kernel<N>, blocks, kThreads, int(sizeof(Smem)) + kAlign, kWarpgroups,
+                                    iters);
+  const double c = (t.mean(0, iters * 16.0) + t.mean(1, iters * 16.0)) / 2;  // cycles a wgmma a warpgroup
   // Two warpgroups share the SM's tensor cores: an instruction costs the SM c / 2 cycles.
   std::printf("rate m64n%dk32 e4m3 SS, both warpgroups: %6.1f SM cycles an instruction (peak %d: %3.0f %%)\n", N,
               c / 2, N / 2, 100.0 * (N / 2) / (c / 2));
-  check(cudaFree(cycles), "cudaFree");
-  check(cudaFree(sink), "cudaFree");
 }
 
 }  // namespace
 
 int main() {
-  int sms = 0;
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "SM count");
+  const int sms = micro::sm_count();
   const int pages = 4096;
   run_both<0, 64, 2, false, false>("kernel", pages, sms);
   run_both<1, 64, 2, false, false>("n64 d2", pages, sms);

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "harness.h"
 #include "kernels/sm90/decode_narrow/components/mma.cuh"
 #include "kernels/sm90/decode_wgmma/components/wgmma_ops.cuh"
 
@@ -29,16 +30,13 @@ using namespace snapmla::kernels::decode_wgmma;
 namespace narrow = snapmla::kernels::decode_narrow;
 using snapmla::kDimLatent;
 using snapmla::kDimRope;
+namespace micro = snapmla::micro;
 
 namespace {
 
-void check(cudaError_t status, const char* what) {
-  if (status == cudaSuccess) return;
-  std::fprintf(stderr, "qk_page: %s: %s\n", what, cudaGetErrorString(status));
-  std::exit(1);
-}
+using micro::check;
 
-constexpr int kAlign = 1024;  // wgmma's SW128 tiles start 1024-aligned
+constexpr int kAlign = micro::kSmemAlign;
 
 struct alignas(kAlign) Smem {  // the query tile and two pages, in the kernel's SW128 layouts
   alignas(kAlign) std::uint8_t q[kRowsPerCta * kDimLatent];
@@ -88,13 +86,7 @@ __device__ __forceinline__ void page_qk(const Smem& sm, int pg, int token0, floa
 template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false, int kKPerGroup = 1>
 __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
-  const std::uint32_t pad = (kAlign - smem_u32(raw) % kAlign) % kAlign;
-  auto& sm = *reinterpret_cast<Smem*>(raw + pad);
-  // Small e4m3 / bf16 values, no NaN: a hash of the byte index into 0x30..0x3f (e4m3 ~0.5-1).
-  auto* bytes = reinterpret_cast<std::uint8_t*>(&sm);
-  for (int i = threadIdx.x; i < int(sizeof(Smem)); i += kThreads) bytes[i] = 0x30 | ((i * 2654435761u) >> 28);
-  fence_view_async_shared();
-  __syncthreads();
+  auto& sm = micro::resident_operands<Smem>(raw);
   const int wg = warpgroup_index();
   const bool active = kBothWarpgroups || wg == 0;
   float total = 0.0f;
@@ -124,48 +116,21 @@ __global__ void __launch_bounds__(kThreads, 1) qk_kernel(int pages, long long* c
 
 template <int N, int kStaging, bool kBothWarpgroups, bool kHalves = false, int kKPerGroup = 1>
 void run(const char* name, int pages, int blocks) {
-  auto* kernel = qk_kernel<N, kStaging, kBothWarpgroups, kHalves, kKPerGroup>;
-  long long* cycles = nullptr;
-  float* sink = nullptr;
-  check(cudaMalloc(&cycles, blocks * kWarpgroups * sizeof(long long)), "cudaMalloc cycles");
-  check(cudaMalloc(&sink, blocks * kThreads * sizeof(float)), "cudaMalloc sink");
-  const int smem = sizeof(Smem) + kAlign;
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
-  kernel<<<blocks, kThreads, smem>>>(pages, cycles, sink);  // warm-up
-  check(cudaGetLastError(), "warm-up launch");
-  cudaEvent_t e0, e1;
-  check(cudaEventCreate(&e0), "event");
-  check(cudaEventCreate(&e1), "event");
-  check(cudaEventRecord(e0), "event record");
-  kernel<<<blocks, kThreads, smem>>>(pages, cycles, sink);
-  check(cudaGetLastError(), "launch");
-  check(cudaEventRecord(e1), "event record");
-  check(cudaDeviceSynchronize(), name);
-  float ms = 0;
-  check(cudaEventElapsedTime(&ms, e0, e1), "event time");
-  std::vector<long long> h(blocks * kWarpgroups);
-  check(cudaMemcpy(h.data(), cycles, h.size() * sizeof(long long), cudaMemcpyDeviceToHost), "copy cycles");
-  double c0 = 0, c1 = 0;
-  for (int b = 0; b < blocks; ++b) { c0 += h[2 * b]; c1 += h[2 * b + 1]; }
-  c0 /= blocks * double(pages);
-  c1 /= blocks * double(pages);
+  const auto t = micro::time_launch(name, qk_kernel<N, kStaging, kBothWarpgroups, kHalves, kKPerGroup>, blocks, kThreads,
+                                    int(sizeof(Smem)) + kAlign, kWarpgroups, pages);
+  const double c0 = t.mean(0, pages), c1 = t.mean(1, pages);
   // Pages scored a CTA an iteration: one (the warpgroups share it, or warpgroup 0 alone), or two
   // (both warpgroups on whole pages).
   const int pages_per_iteration = (N == 64 || kHalves) && kBothWarpgroups ? 2 : 1;
   const double per_page = (c0 > c1 ? c0 : c1) / pages_per_iteration;
   std::printf("%-8s cycles/iteration wg0 %7.0f wg1 %7.0f -> cycles per scored page %7.0f  (%.3f ms, %.0f ns/page/SM)\n",
-              name, c0, c1, per_page, ms, ms * 1e6 / (double(pages) * pages_per_iteration));
-  check(cudaEventDestroy(e0), "event destroy");
-  check(cudaEventDestroy(e1), "event destroy");
-  check(cudaFree(cycles), "cudaFree");
-  check(cudaFree(sink), "cudaFree");
+              name, c0, c1, per_page, t.ms, t.ms * 1e6 / (double(pages) * pages_per_iteration));
 }
 
 }  // namespace
 
 int main() {
-  int sms = 0;
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "SM count");
+  const int sms = micro::sm_count();
   const int pages = 2048;
   run<32, 2, true>("cur", pages, sms);
   run<64, 2, false>("full1", pages, sms);
