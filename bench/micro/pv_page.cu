@@ -155,10 +155,11 @@ template <int kForm, int N, int kDepth, bool kSmemA, bool kChain>
 __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
   auto& sm = micro::resident_operands<Smem>(raw);
-  // alpha 1 (no rescale), unmult small.
+  // alpha 1 and no warp's rescale vote (no rescale), unmult small.
   for (int i = threadIdx.x; i < 2 * kRowsPerCta; i += kThreads) {
     sm.slot[i / kRowsPerCta].alpha[i % kRowsPerCta] = 1.0f;
     sm.slot[i / kRowsPerCta].unmult[i % kRowsPerCta] = 1.0f / 4096;
+    if (i % 16 == 0) sm.slot[i / kRowsPerCta].rescale[(i % kRowsPerCta) / 16] = 0;
   }
   fence_view_async_shared();
   __syncthreads();

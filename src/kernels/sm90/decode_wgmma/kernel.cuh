@@ -207,6 +207,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) decode_wgmma_kernel(const Deco
       slot.alpha[r] = 1.0f;
       slot.unmult[r] = 0.0f;
       slot.sum[r] = 0.0f;
+      if (r % 16 == 0) slot.rescale[r / 16] = 0;
     }
   __syncthreads();  // the barriers are initialised, the slots are set
   if (threadIdx.x >= kThreads) {  // warpgroup 2: the producer (components/producer.cuh)

@@ -41,11 +41,10 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
   decode_narrow::FragmentMasks masks{};
   if constexpr (kTail) masks = decode_narrow::fragment_masks(t, n_lo, n_hi);
 
-  // The rows' alpha, read before the first tile is issued: read in rescale_o, their latency stood
-  // exposed (ncu of v40.1: the largest short-scoreboard stall of PV). unmult the same way spills.
-  float2 alpha[kPvChunkRegs / 4];
-#pragma unroll
-  for (int j = 0; j < kPvChunkRegs / 4; ++j) alpha[j] = *reinterpret_cast<const float2*>(&slot.alpha[8 * j + 2 * t]);
+  // Whether the block rescales O at all (the owner warps' votes, softmax.cuh), read before the
+  // first tile is issued. The rows' alpha are read only where it does: read and tested in every
+  // block, they cost ~150 cycles a block (bench/micro/pv_page.cu, docs/perf.md session 25).
+  const int4 votes = *reinterpret_cast<const int4*>(slot.rescale);
 
   // One raw buffer: issue(i) turns it into the A fragments before load_raw(i + 1) refills it.
   std::uint32_t raw[kPvKSteps][4], a[kPvKSteps][4];
@@ -69,13 +68,13 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
     for (int ks = 0; ks < kPvKSteps; ++ks) pv_step(a[ks], sw64_desc(p8 + ks * 32), d, ks > 0);
     cute::warpgroup_commit_batch();
   };
-  // O * alpha once, under a warp-uniform branch (O * 1 is O exactly, and in most blocks no row
+  // O * alpha once, under a CTA-uniform branch (O * 1 is O exactly, and in most blocks no row
   // rescales), so that the fold below is a single fma (kernels/common/block_fold.cuh).
   const auto rescale_o = [&] {
-    bool rescales = false;
+    if ((votes.x | votes.y | votes.z | votes.w) != 0) {
+      float2 alpha[kPvChunkRegs / 4];
 #pragma unroll
-    for (int j = 0; j < kPvChunkRegs / 4; ++j) rescales |= alpha[j].x != 1.0f || alpha[j].y != 1.0f;
-    if (__any_sync(0xffffffffu, rescales)) {
+      for (int j = 0; j < kPvChunkRegs / 4; ++j) alpha[j] = *reinterpret_cast<const float2*>(&slot.alpha[8 * j + 2 * t]);
 #pragma unroll
       for (int i = 0; i < kPvChunks; ++i)
 #pragma unroll

@@ -38,6 +38,7 @@ struct alignas(kTileAlign) ExchangeSlot {
   alignas(16) float alpha[kRowsPerCta];   // O rescale (1 where the row sees nothing)
   alignas(16) float unmult[kRowsPerCta];  // P8 scale inverse (0 where the row sees nothing)
   float sum[kRowsPerCta];               // sum_t p
+  alignas(16) int rescale[kRowsPerCta / 16];  // per owner warp (16 rows): some row's alpha is not 1
 };
 
 struct SharedStorage {

@@ -8,7 +8,7 @@
 // A row that sees no token of the block keeps its state (alpha = 1, unmult = 0, P8 = 0).
 //
 // The owner publishes the block's P8 (in PV's B layout) and, per row, its block max, alpha,
-// unmult and sum in its exchange slot. PV reads P8, alpha and unmult for its 16 query rows a
+// unmult and sum in its exchange slot, and per warp whether any of its rows has alpha != 1. PV reads P8, alpha and unmult for its 16 query rows a
 // thread; both warpgroups fold the slot's row values into their row state (fold_row_state) in
 // block order, so they hold the same (m, l) throughout: warpgroup 1 needs m for its softmax,
 // warpgroup 0 publishes the final state for the epilogue.
@@ -109,6 +109,7 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
   const float m = pv_scale_max((t / 2) % 2 == 0 ? pmax[0] : pmax[1]);
   const float quotient = t % 2 == 0 ? __fdiv_rn(kE4M3Max, m) : __fdiv_rn(m, kE4M3Max);
   const int quad = lane & ~3;
+  float alpha[kRowsPerThread];
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) {
     const float mult_any = __shfl_sync(0xffffffffu, quotient, quad + 2 * i);
@@ -129,13 +130,18 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
       for (int nt = 0; nt < kQkNTiles; nt += 2)
         *reinterpret_cast<std::uint32_t*>(&slot.p8[p8_offset(row[i], token(h, nt, 0))]) =
             p8_pair(h, nt) | (p8_pair(h, nt + 1) << 16);
+    // 0 on the first block (m = -inf)
+    alpha[i] = any ? exp2_ftz(m_prev[i] - fmaxf(m_prev[i], bm[i])) : 1.0f;
     if (t == 0) {
-      // 0 on the first block (m = -inf)
-      slot.alpha[row[i]] = any ? exp2_ftz(m_prev[i] - fmaxf(m_prev[i], bm[i])) : 1.0f;
+      slot.alpha[row[i]] = alpha[i];
       slot.unmult[row[i]] = any ? unmult_any : 0.0f;
       slot.sum[row[i]] = sum[i];
     }
   }
+  // Whether O must be rescaled for this block (some row's max grew): one word a warp, so that
+  // PV reads four words instead of its 16 rows' alpha and a vote over them (pv.cuh).
+  const bool rescales = __any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f);
+  if (lane == 0) slot.rescale[warp] = rescales;
 }
 
 // The running max after the owner's block, from its slot (warpgroup 1 needs it before its own
