@@ -40,6 +40,7 @@ constexpr int kVtTileBytes = 64 * 64;  // V^T of one dim tile: 64 dims x 64 toke
 struct alignas(kAlign) Smem {
   PageStage stage[2];
   ExchangeSlot slot[2];
+  alignas(16) RescaleVotes votes[2];
   alignas(kAlign) std::uint8_t vt[2][kPvChunks * kWarpgroups][kVtTileBytes];
 };
 
@@ -159,7 +160,7 @@ __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, l
   for (int i = threadIdx.x; i < 2 * kRowsPerCta; i += kThreads) {
     sm.slot[i / kRowsPerCta].alpha[i % kRowsPerCta] = 1.0f;
     sm.slot[i / kRowsPerCta].unmult[i % kRowsPerCta] = 1.0f / 4096;
-    if (i % 16 == 0) sm.slot[i / kRowsPerCta].rescale[(i % kRowsPerCta) / 16] = 0;
+    if (i % 16 == 0) sm.votes[i / kRowsPerCta][(i % kRowsPerCta) / 16] = 0;
   }
   fence_view_async_shared();
   __syncthreads();
@@ -174,7 +175,7 @@ __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, l
   if (active) {
     for (int p = 0; p < pages; ++p) {
       if constexpr (kForm == 0) {
-        accumulate_pv_block<false>(sm.slot[p % 2], sm.stage[p % 2], wg, kTokensPerBlock, kTokensPerBlock, o, [] {});
+        accumulate_pv_block<false>(sm.slot[p % 2], sm.votes[p % 2], sm.stage[p % 2], wg, kTokensPerBlock, kTokensPerBlock, o, [] {});
       } else {
         pv_form<N, kDepth, kSmemA, kChain>(sm, p % 2, wg, o);
       }

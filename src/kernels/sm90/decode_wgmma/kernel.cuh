@@ -135,9 +135,9 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
         if (wg == 0) handoff_arrive(&sm.max_ready);
       };
       if (whole_block(own)) {
-        softmax_own_block<true>(sm, sm.slot[wg], st, own, warp, m_prev, acc, max_ready);
+        softmax_own_block<true>(sm, sm.slot[wg], sm.rescale_votes[wg], st, own, warp, m_prev, acc, max_ready);
       } else if (live) {
-        softmax_own_block<false>(sm, sm.slot[wg], st, own, warp, m_prev, acc, max_ready);
+        softmax_own_block<false>(sm, sm.slot[wg], sm.rescale_votes[wg], st, own, warp, m_prev, acc, max_ready);
       } else {
         max_ready();
       }
@@ -165,7 +165,7 @@ __device__ __forceinline__ bool process_segment(const DecodeParams& p, SharedSto
         wait_page(sm.page_full, phases, s);  // passed already by the owner; keeps this warpgroup's parities
       }
       const int n_hi = decode_tc::tokens_in_block(max_visible, blk), n_lo = decode_tc::tokens_in_block(min_visible, blk);
-      accumulate_pv(sm.slot[k], sm.stage[s], wg, n_lo, n_hi, o, [&] {
+      accumulate_pv(sm.slot[k], sm.rescale_votes[k], sm.stage[s], wg, n_lo, n_hi, o, [&] {
         if (whole_block(blk)) fold_row_state<true>(sm, sm.slot[k], blk, warp, state);
         else if (live) fold_row_state<false>(sm, sm.slot[k], blk, warp, state);
       });
@@ -207,7 +207,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) decode_wgmma_kernel(const Deco
       slot.alpha[r] = 1.0f;
       slot.unmult[r] = 0.0f;
       slot.sum[r] = 0.0f;
-      if (r % 16 == 0) slot.rescale[r / 16] = 0;
+      if (r % 16 == 0) sm.rescale_votes[k / kRowsPerCta][r / 16] = 0;
     }
   __syncthreads();  // the barriers are initialised, the slots are set
   if (threadIdx.x >= kThreads) {  // warpgroup 2: the producer (components/producer.cuh)

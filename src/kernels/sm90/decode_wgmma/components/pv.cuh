@@ -29,7 +29,8 @@ namespace snapmla::kernels::decode_wgmma {
 using OutputAcc = float[kPvChunks][kPvChunkRegs];
 
 template <bool kTail, class UnderFirstTiles>
-__device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
+__device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, const RescaleVotes& rescale_votes,
+                                                    const PageStage& st, int wg, int n_lo,
                                                     int n_hi, OutputAcc& o, UnderFirstTiles&& under_first_tiles) {
   const int lane = threadIdx.x % kWarpThreads, warp = (threadIdx.x / kWarpThreads) % 4, t = lane % 4;
   // ldmatrix row address of lane l: token row l of the k-step, 16-byte chunk 4 (m % 2) + warp of
@@ -44,7 +45,7 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
   // Whether the block rescales O at all (the owner warps' votes, softmax.cuh), read before the
   // first tile is issued. The rows' alpha are read only where it does: read and tested in every
   // block, they cost ~150 cycles a block (bench/micro/pv_page.cu, docs/perf.md session 25).
-  const int4 votes = *reinterpret_cast<const int4*>(slot.rescale);
+  const int4 votes = *reinterpret_cast<const int4*>(rescale_votes);
 
   // One raw buffer: issue(i) turns it into the A fragments before load_raw(i + 1) refills it.
   std::uint32_t raw[kPvKSteps][4], a[kPvKSteps][4];
@@ -116,12 +117,13 @@ __device__ __forceinline__ void accumulate_pv_block(const ExchangeSlot& slot, co
 // shared-memory reads stood exposed before PV (~150 cycles a block in clock stamps; moved here,
 // 1-3 % faster at h_q >= 64, docs/perf.md v44).
 template <class UnderFirstTiles>
-__device__ __forceinline__ void accumulate_pv(const ExchangeSlot& slot, const PageStage& st, int wg, int n_lo,
+__device__ __forceinline__ void accumulate_pv(const ExchangeSlot& slot, const RescaleVotes& votes, const PageStage& st,
+                                              int wg, int n_lo,
                                               int n_hi, OutputAcc& o, UnderFirstTiles&& under_first_tiles) {
   if (n_lo < kTokensPerBlock) {
-    accumulate_pv_block<true>(slot, st, wg, n_lo, n_hi, o, under_first_tiles);
+    accumulate_pv_block<true>(slot, votes, st, wg, n_lo, n_hi, o, under_first_tiles);
   } else {
-    accumulate_pv_block<false>(slot, st, wg, n_lo, n_hi, o, under_first_tiles);
+    accumulate_pv_block<false>(slot, votes, st, wg, n_lo, n_hi, o, under_first_tiles);
   }
 }
 

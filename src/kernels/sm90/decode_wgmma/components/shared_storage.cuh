@@ -6,6 +6,7 @@
 //   slot[2]    each consumer warpgroup's hand-off of its own block: P8^T, SW64, 64 query rows
 //              x 64 tokens in the PV k order (PV's B operand), and the rows' block max, alpha,
 //              unmult and sum                                                      2 x 5 KB
+//   rescale_votes[2]  beside each slot, per warp of its owner: does some row rescale O
 //   finish_*, row_factor, visible: per-row state of the tile
 // Every wgmma tile is 1024-aligned (the swizzle is applied to address bits); the kernel rounds
 // the dynamic shared-memory base up to 1024.
@@ -38,14 +39,19 @@ struct alignas(kTileAlign) ExchangeSlot {
   alignas(16) float alpha[kRowsPerCta];   // O rescale (1 where the row sees nothing)
   alignas(16) float unmult[kRowsPerCta];  // P8 scale inverse (0 where the row sees nothing)
   float sum[kRowsPerCta];               // sum_t p
-  alignas(16) int rescale[kRowsPerCta / 16];  // per owner warp (16 rows): some row's alpha is not 1
 };
+
+// Beside each slot (a slot's size is a multiple of its 1024-byte alignment, which four more
+// words would cost a whole 1024): per warp of the owner (16 rows), whether some row's alpha is
+// not 1. Written and read under the slot's hand-offs.
+using RescaleVotes = int[kRowsPerCta / 16];
 
 struct SharedStorage {
   PageStage stage[kStages];
   alignas(kTileAlign) std::uint8_t q_content[kRowsPerCta * kDimLatent];  // SW128
   alignas(kTileAlign) std::uint8_t q_rope[kRowsPerCta * 2 * kDimRope];   // SW128, bf16
   ExchangeSlot slot[kWarpgroups];
+  alignas(16) RescaleVotes rescale_votes[kWarpgroups];  // slot s's
   float finish_inv_l[kRowsPerCta];  // 1 / l at the segment's end (epilogue.cuh)
   float finish_lse2[kRowsPerCta];   // log2 LSE (-inf: empty row)
   float row_factor[kRowsPerCta];             // q_scale * scale_log2

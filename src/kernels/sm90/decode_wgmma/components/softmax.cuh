@@ -8,7 +8,8 @@
 // A row that sees no token of the block keeps its state (alpha = 1, unmult = 0, P8 = 0).
 //
 // The owner publishes the block's P8 (in PV's B layout) and, per row, its block max, alpha,
-// unmult and sum in its exchange slot, and per warp whether any of its rows has alpha != 1. PV reads P8, alpha and unmult for its 16 query rows a
+// unmult and sum in its exchange slot, and per warp whether any of its rows has alpha != 1
+// (its rescale votes). PV reads P8, alpha and unmult for its 16 query rows a
 // thread; both warpgroups fold the slot's row values into their row state (fold_row_state) in
 // block order, so they hold the same (m, l) throughout: warpgroup 1 needs m for its softmax,
 // warpgroup 0 publishes the final state for the epilogue.
@@ -33,7 +34,8 @@ __device__ __forceinline__ int fold_row(int warp, int i) { return 16 * warp + (t
 // running max after the previous block). Writes P8, block max, unmult and sum to `slot`;
 // after_max() runs once the block max is written (warpgroup 0 signals warpgroup 1 there).
 template <bool kWholeBlock, class AfterMax>
-__device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, ExchangeSlot& slot, const PageStage& st,
+__device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, ExchangeSlot& slot, RescaleVotes& votes,
+                                                  const PageStage& st,
                                                   int block, int warp, const float (&m_prev)[kRowsPerThread],
                                                   const ScoreAcc (&acc)[kQkHalves], AfterMax&& after_max) {
   const int lane = threadIdx.x % kWarpThreads, t = lane % 4;
@@ -141,7 +143,7 @@ __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, Excha
   // Whether O must be rescaled for this block (some row's max grew): one word a warp, so that
   // PV reads four words instead of its 16 rows' alpha and a vote over them (pv.cuh).
   const bool rescales = __any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f);
-  if (lane == 0) slot.rescale[warp] = rescales;
+  if (lane == 0) votes[warp] = rescales;
 }
 
 // The running max after the owner's block, from its slot (warpgroup 1 needs it before its own
