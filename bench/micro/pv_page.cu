@@ -13,6 +13,7 @@
 //     smemA  A = V^T from a shared-memory copy (SS) instead of ldmatrix.trans + permutes (RS)
 //     chain  no staging and no fold: the block product added into O by the tensor cores (the
 //            floor if the arithmetic allowed it; not the emulation's numerics)
+//   "n64 d2 votes": the generic form with the kernel's test of the owner's rescale votes
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -66,7 +67,7 @@ __device__ __forceinline__ void mma_step(const std::uint32_t (&a)[4], std::uint6
   }
 }
 
-template <int N, int kDepth, bool kSmemA, bool kChain>
+template <int N, int kDepth, bool kSmemA, bool kChain, bool kVotes = false>
 __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAcc& o) {
   constexpr int H = 64 / N;            // groups a dim tile
   constexpr int G = kPvChunks * H;     // groups a block
@@ -129,6 +130,9 @@ __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAc
       }
     }
   };
+  // kVotes: the kernel's test of the owner's rescale votes (a branch not taken here).
+  int4 votes{};
+  if constexpr (kVotes) votes = *reinterpret_cast<const int4*>(sm.votes[pg]);
   load_raw(0);
   make_a(0);
   if (kPvChunks > 1) load_raw(1);
@@ -140,6 +144,12 @@ __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAc
       if (i + 1 < kPvChunks) load_raw(i + 1);
     }
     issue(g);
+    if (kVotes && g == 0 && (votes.x | votes.y | votes.z | votes.w) != 0) {
+#pragma unroll
+      for (int ii = 0; ii < kPvChunks; ++ii)
+#pragma unroll
+        for (int k = 0; k < kPvChunkRegs; ++k) o[ii][k] = __fmul_rn(o[ii][k], slot.alpha[8 * (k / 4) + 2 * t + k % 2]);
+    }
     if (g >= kDepth - 1) {
       cute::warpgroup_wait<kDepth - 1>();
       fold(g - (kDepth - 1));
@@ -151,7 +161,7 @@ __device__ __forceinline__ void pv_form(const Smem& sm, int pg, int wg, OutputAc
     if (g >= 0) fold(g);
 }
 
-// Form 0: the kernel's own PV; else pv_form.
+// Form 0: the kernel's own PV; 1: pv_form; 2: pv_form with the kernel's test of the votes.
 template <int kForm, int N, int kDepth, bool kSmemA, bool kChain>
 __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, long long* cycles, float* sink) {
   extern __shared__ __align__(16) unsigned char raw[];
@@ -177,7 +187,7 @@ __global__ void __launch_bounds__(kThreads, 1) pv_kernel(int pages, bool both, l
       if constexpr (kForm == 0) {
         accumulate_pv_block<false>(sm.slot[p % 2], sm.votes[p % 2], sm.stage[p % 2], wg, kTokensPerBlock, kTokensPerBlock, o, [] {});
       } else {
-        pv_form<N, kDepth, kSmemA, kChain>(sm, p % 2, wg, o);
+        pv_form<N, kDepth, kSmemA, kChain, kForm == 2>(sm, p % 2, wg, o);
       }
     }
   }
@@ -274,6 +284,7 @@ int main() {
   const int pages = 4096;
   run_both<0, 64, 2, false, false>("kernel", pages, sms);
   run_both<1, 64, 2, false, false>("n64 d2", pages, sms);
+  run_both<2, 64, 2, false, false>("n64 d2 votes", pages, sms);
   run_both<1, 64, 3, false, false>("n64 d3", pages, sms);
   run_both<1, 32, 2, false, false>("n32 d2", pages, sms);
   run_both<1, 32, 3, false, false>("n32 d3", pages, sms);
