@@ -66,6 +66,12 @@ TEST(WgmmaLayout, P8TileIsSw64InThePvKOrder) {
       if (tok % 2 == 1) {
         ASSERT_EQ(off, p8_offset(row, tok - 1) + 1) << "row " << row << " tok " << tok;
       }
+      // The softmax (softmax.cuh) stores the tokens 2 t, 2 t + 1 of n-tiles nt and nt + 1 (nt
+      // even, 8 tokens an n-tile) as one 4-byte word: they must be its bytes 0-1 and 2-3.
+      if (tok % 16 < 8 && tok % 2 == 0) {
+        ASSERT_EQ(off % 4, 0) << "row " << row << " tok " << tok;
+        ASSERT_EQ(p8_offset(row, tok + 8), off + 2) << "row " << row << " tok " << tok;
+      }
     }
   for (int h : hits) ASSERT_EQ(h, 1);
   for (int t = 0; t < 4; ++t)
