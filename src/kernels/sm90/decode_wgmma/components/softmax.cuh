@@ -31,8 +31,9 @@ using decode_tc::RowState;
 __device__ __forceinline__ int fold_row(int warp, int i) { return 16 * warp + (threadIdx.x % kWarpThreads) / 4 + 8 * i; }
 
 // The owner's softmax of block `block` (acc: its two halves of scores), relative to m_prev (the
-// running max after the previous block). Writes P8, block max, unmult and sum to `slot`;
-// after_max() runs once the block max is written (warpgroup 0 signals warpgroup 1 there).
+// running max after the previous block). Writes P8, block max, alpha, unmult and sum to `slot`
+// and the warp's rescale vote to `votes`; after_max() runs once the block max is written
+// (warpgroup 0 signals warpgroup 1 there).
 template <bool kWholeBlock, class AfterMax>
 __device__ __forceinline__ void softmax_own_block(const SharedStorage& sm, ExchangeSlot& slot, RescaleVotes& votes,
                                                   const PageStage& st,
