@@ -35,4 +35,9 @@ if [ -n "$flashmla" ]; then
   mkdir -p "$carry/flashmla"
   cp "$flashmla" "$carry/flashmla/flashmla_compare"
 fi
-du -sh "$carry"
+size_mb=$(du -sm "$carry" | cut -f1)
+echo "make_carry: $carry, ${size_mb} MB"
+if [ "$size_mb" -ge 64 ]; then
+  echo "make_carry: over the GPU machine's 64 MiB for what a call carries; leave out what the run does not need" >&2
+  exit 1
+fi
