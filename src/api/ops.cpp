@@ -27,8 +27,15 @@ using api::ArgCheck;
 constexpr int kReferenceSmCount = 132;  // H100 SXM / H200: the CPU plans like these cards
 
 // The parts of `num_parts` that the planner gives blocks when every one of `batch` requests is
-// `max_pages` pages long (the most a block table that wide allows).
+// `max_pages` pages long (the most a block table that wide allows). A walk of the planner on
+// the host; every decode call that leaves num_sm_parts at 0 asks again (its shape is checked),
+// so the last answer is kept, a thread's own.
 int busy_parts_at_full_length(int batch, int max_pages, int num_parts) {
+  struct Memo {
+    int batch = -1, max_pages = -1, num_parts = -1, busy = 0;
+  };
+  thread_local Memo memo;
+  if (memo.batch == batch && memo.max_pages == max_pages && memo.num_parts == num_parts) return memo.busy;
   const std::vector<std::int32_t> lengths(batch, max_pages * kPageSize);
   std::vector<sched::PartRange> parts(num_parts);
   std::vector<std::int32_t> split_begin(batch + 1);
@@ -39,6 +46,7 @@ int busy_parts_at_full_length(int batch, int max_pages, int num_parts) {
     sched::for_each_segment(part, batch, lengths.data(), [&](int, int begin, int end, int) { has_blocks |= begin < end; });
     busy += has_blocks;
   }
+  memo = {batch, max_pages, num_parts, busy};
   return busy;
 }
 
