@@ -9,7 +9,7 @@ namespace snapmla::kernels {
 // picks for the call; the others force a kernel (tests cover each on the same inputs).
 //   kNarrow16              the narrow kernel (src/kernels/sm90/decode_narrow), 16 query rows a
 //                          CTA, any row count in row groups
-//   kNarrow32              the same with 32 rows a CTA, for s_q * h_q <= 32 only (false, nothing
+//   kNarrow32              the same with 32 rows a CTA, for s_q * h_q <= 32 only (0, nothing
 //                          launched, above)
 //   kTiles64               the 64-row kernel
 enum class WgmmaRoute { kAuto, kNarrow16, kNarrow32, kTiles64 };
