@@ -283,26 +283,48 @@ TEST(DecodeWgmmaGpu, ServesMixedVisibilityRefusesMisalignment) {
   EXPECT_FALSE(kernel_supports(kernel_params(g, Path::kBf16), Path::kBf16, Kernel::kWgmma));
 }
 
-// Two-level accumulation: the wgmma kernel's error against the float64 truth must not grow with
-// the context faster than the emulation's. At 8K, 32K and 128K tokens (one request, 32 heads,
-// split over the device's parts) the kernel stays within the slack of the emulation's error.
+// Two-level accumulation: the wgmma kernels' error against the float64 truth must not grow with
+// the context faster than the emulation's. At 8K, 32K and 128K tokens (one request, split over
+// the device's parts), each kernel forced on its rows: the 16-row narrow kernel (16 heads), the
+// 32-row one (32 heads) and the 64-row kernel (64 heads; on its own, a b = 1 call would take the
+// narrow kernel in row groups). Each stays within the slack of the emulation's error.
 TEST(DecodeWgmmaGpu, ErrorAgainstTruthTracksEmulationOverContext) {
-  for (int length : {8192, 32768, 131072}) {
-    const Case c{"context " + std::to_string(length), 1, 1, 32, {length}, false, 0};
-    SCOPED_TRACE(c.name);
-    const ref::HostProblem problem = testing::make_problem(c, 2024);
-    const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
-    const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, Path::kFp8, parts);
-    testing::GpuDecode g(problem, parts);
-    const auto [wgmma, simt] = run_kernel_and_simt(g, Path::kFp8, Kernel::kWgmma);
-    const ref::HostResult truth = ref::attention_truth(problem);
-    const ref::ErrorMetrics gt = ref::compare(wgmma.host(), truth);
-    const ref::ErrorMetrics et = ref::compare(cpu.host(), truth);
-    std::printf("wgmma %-16s vs truth: rel_l2 gpu %.4e emu %.4e | lse gpu %.4e emu %.4e\n", c.name.c_str(), gt.rel_l2,
-                et.rel_l2, gt.lse_max_abs, et.lse_max_abs);
-    EXPECT_EQ(gt.non_finite, 0);
-    EXPECT_LE(std::abs(gt.rel_l2 - et.rel_l2), testing::kGpuVsTruthSlack);
-    EXPECT_LE(gt.lse_max_abs, et.lse_max_abs + testing::kWgmmaVsEmulationLseAbs);
+  using kernels::WgmmaRoute;
+  struct Route {
+    int h_q;
+    WgmmaRoute route;
+    const char* name;
+  };
+  for (const Route r : {Route{16, WgmmaRoute::kNarrow16, "narrow16"}, Route{32, WgmmaRoute::kNarrow32, "narrow32"},
+                        Route{64, WgmmaRoute::kTiles64, "tiles64"}}) {
+    for (int length : {8192, 32768, 131072}) {
+      const Case c{"context " + std::to_string(length), 1, 1, r.h_q, {length}, false, 0};
+      SCOPED_TRACE(c.name + " " + r.name);
+      const ref::HostProblem problem = testing::make_problem(c, 2024);
+      const int parts = default_num_sm_parts(Device::cuda(0), c.s_q, c.h_q);
+      const testing::CpuDecodeResult cpu = testing::cpu_decode(problem, Path::kFp8, parts);
+      testing::GpuDecode g(problem, parts);
+      g.step(Path::kFp8);
+      poison_outputs(g);
+      const kernels::DecodeParams p = kernel_params(g, Path::kFp8);
+      const int merged_up_to = kernels::launch_decode_fp8_wgmma(p, nullptr, r.route);
+      ASSERT_GT(merged_up_to, 0);
+      kernels::launch_combine(p, nullptr, merged_up_to);
+      const testing::CpuDecodeResult gpu = g.result();
+      const ref::HostResult truth = ref::attention_truth(problem);
+      const ref::ErrorMetrics gt = ref::compare(gpu.host(), truth);
+      const ref::ErrorMetrics et = ref::compare(cpu.host(), truth);
+      const testing::Agreement a = testing::agreement(gpu, cpu);
+      std::printf("wgmma %-8s %-14s vs truth: rel_l2 gpu %.4e emu %.4e | lse gpu %.4e emu %.4e | vs emulation: "
+                  "rel_l2 %.2e lse %.2e\n",
+                  r.name, c.name.c_str(), gt.rel_l2, et.rel_l2, gt.lse_max_abs, et.lse_max_abs, a.rel_l2, a.lse_max_abs);
+      EXPECT_EQ(gt.non_finite, 0);
+      EXPECT_EQ(a.mismatched_specials, 0);
+      EXPECT_LE(std::abs(gt.rel_l2 - et.rel_l2), testing::kGpuVsTruthSlack);
+      EXPECT_LE(gt.lse_max_abs, et.lse_max_abs + testing::kWgmmaVsEmulationLseAbs);
+      EXPECT_LE(a.rel_l2, testing::kGpuVsEmulationRelL2);
+      EXPECT_LE(a.lse_max_abs, testing::kWgmmaVsEmulationLseAbs);
+    }
   }
 }
 
