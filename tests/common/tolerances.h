@@ -29,23 +29,27 @@
 //   below the FP8 distance to the truth), lse 1e-4 (50x).
 //   The wgmma FP8 kernels (src/kernels/sm90/decode_wgmma, decode_narrow): Hopper's FP8 tensor
 //   cores do not sum the 32 products of one e4m3 k-step in IEEE fp32 (they are aligned to the
-//   largest and truncated). The kernels add each k-step's result into an fp32 accumulator
-//   (two-level accumulation: one 16-step chain put the LSE 1-2e-2 off). Their scores are ~1e-4
-//   relative off the emulation's, 100x below what e4m3 rounding of q and k already costs
-//   against the truth (lse errors of 0.1-0.6 above), and their distance to the truth equals the
-//   emulation's (8K, 32K and 128K tokens). But P8 = e4m3(P' * mult) is a step function of the
-//   scores: a score that moves by 1e-4 moves a P' next to a rounding boundary to the next e4m3
-//   code (1/16 to 1/8 of its value), and where that token carries much of a row's weight (not
-//   the row's largest P', which maps to 448 exactly), the row's out moves by up to a few %. In
-//   a test of a dozen rows that is a rel L2 of up to ~1e-2.
+//   largest and truncated). The kernels add every one (narrow) or two (64-row) k-steps' result
+//   into an fp32 accumulator (two-level accumulation: one 16-step chain put the LSE 1-2e-2
+//   off). Their scores are ~1e-4 relative off the emulation's, 100x below what e4m3 rounding of
+//   q and k already costs against the truth (lse errors of 0.1-0.6 above), and their distance
+//   to the truth equals the emulation's (8K, 32K and 128K tokens). But P8 = e4m3(P' * mult) is
+//   a step function of the scores: a score that moves by 1e-4 moves a P' next to a rounding
+//   boundary to the next e4m3 code (1/16 to 1/8 of its value), and where that token carries
+//   much of a row's weight (not the row's largest P', which maps to 448 exactly), the row's
+//   out moves by up to a few %. In a test of a dozen rows that is a rel L2 of up to ~1e-2.
 //   Measured on an H200 over 30 fresh seeds (SNAPMLA_TEST_SEED=1..30, scripts/seed_sweep.sh:
 //   the decode head grid on the API's route and test_decode_kernels' grid on every wgmma
-//   route, 2,820 FP8 runs; docs/perf.md, session 26): out rel L2 median 7.3e-4, 99th
-//   percentile 1.6e-3, max 8.8e-3 (12 runs above 2e-3); lse max abs median 8.6e-4, max 1.9e-3.
+//   route, 2,820 FP8 runs; docs/perf.md, session 26):
+//     out rel L2 median 7.3e-4, 99th percentile 1.6e-3, max 8.8e-3 (12 runs above 2e-3 with a
+//       promotion every k-step in every kernel, 13 with the 64-row kernel's every two: the
+//       flips hardly depend on it);
+//     lse max abs, 64-row kernel (a promotion every 2 k-steps): median 1.5e-3, p99 2.4e-3,
+//       max 2.8e-3; narrow kernels (every k-step): median 8.6e-4, max 1.9e-3.
 //   The SIMT kernels on the same seeds: out rel L2 max 1.5e-4, lse 1.9e-6: the 2e-3 bound
-//   holds for them with margin, but not for a tensor-core kernel on every draw (the fixed
+//   holds for them with margin, but not for any tensor-core kernel on every draw (the fixed
 //   seeds happened to pass it until session 26).
-//   Bounds: out 2e-2 (2.3x the worst measured), lse 3e-3 (1.6x).
+//   Bounds: out 2e-2 (2.3x the worst measured), lse 5e-3 (1.8x).
 // Against the float64 truth: the kernel must not be worse than its emulation (slack below;
 // measured difference 0 to printed precision); absolute bounds are loose sanity checks of the
 // scheme on realistic data. Measured: FP8 out rel L2 2.6e-2 .. 7.3e-2 and lse max abs up to
@@ -58,7 +62,7 @@ namespace snapmla::testing {
 inline constexpr double kGpuVsEmulationRelL2 = 2e-3;   // out, relative L2
 inline constexpr double kGpuVsEmulationLseAbs = 1e-4;  // lse, natural log units
 inline constexpr double kWgmmaVsEmulationRelL2 = 2e-2;  // out of the wgmma FP8 kernels (above)
-inline constexpr double kWgmmaVsEmulationLseAbs = 3e-3;  // lse of the wgmma FP8 kernels (above)
+inline constexpr double kWgmmaVsEmulationLseAbs = 5e-3;  // lse of the wgmma FP8 kernels (above)
 inline constexpr double kFp8VsTruthRelL2 = 1.5e-1;     // loose: the scheme's own error
 inline constexpr double kBf16VsTruthRelL2 = 1e-2;
 inline constexpr double kBf16VsTruthLseAbs = 1e-3;

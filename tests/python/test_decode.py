@@ -15,9 +15,9 @@ import mla_ref as ref  # noqa: E402
 
 GPU_VS_CPU = (5e-4, 1e-4)
 # The default FP8 kernels (wgmma) sum the e4m3 k-steps of QK in the tensor core's own precision:
-# out within 2e-2 (relative L2) and lse within 3e-3 of the emulation (tests/common/tolerances.h
+# out within 2e-2 (relative L2) and lse within 5e-3 of the emulation (tests/common/tolerances.h
 # says why).
-FP8_GPU_VS_CPU = (2e-2, 3e-3)
+FP8_GPU_VS_CPU = (2e-2, 5e-3)
 BF16_VS_TRUTH = (1e-2, 1e-3)
 FP8_VS_DEQUANT = (5e-2, 5e-3)
 FP8_VS_TRUTH_OUT = 1.5e-1

@@ -43,6 +43,10 @@ inline constexpr int kMinBatchForThreeCtas = 64;
 // 1x1x16x131072 56.3 -> 53.0; at 8 requests two parts a SM stay faster, 28.4 against 32.9 us,
 // and at 32 rows too, 67.3 against 74.8 us at 1x1x32x131072; docs/perf.md, v31).
 inline constexpr int kMinBatchForTwoParts = 8;
+// e4m3 k-steps chained in the tensor core before each fp32 promotion of QK (qk.cuh). One: the
+// kernel streams the cache at the copy roof's pace, and two measured no faster at 16 rows
+// (docs/perf.md, session 26), so it keeps the closer agreement with the emulation.
+inline constexpr int kKStepsPerPromotion = 1;
 inline constexpr int kDimTiles = kDimLatent / 64;  // PV M tiles
 inline constexpr int kPvKSteps = kTokensPerBlock / 32;
 

@@ -1,6 +1,7 @@
 // Step 2: S^T[64 tokens, kCols rows] of one page, A = the page (SW128, 64 token rows, content
 // in its lo and hi parts, load.cuh), B = Q (SW128, kCols rows). As in the wgmma kernel (its
-// qk.cuh says why), the e4m3 k-steps are promoted to fp32: every kKStepsPerPromotion of them
+// qk.cuh says why), the e4m3 k-steps are promoted to fp32: every kKStepsPerPromotion
+// (config.h) of them
 // start from zero in one of kQkStaging staging accumulators (the first ones in the scores
 // themselves) and are added into the fp32 scores while the next ones run; the bf16 RoPE chain
 // is staged once.
@@ -24,7 +25,7 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
                                                float (&acc)[kCols / 2], BeforeHi&& before_hi) {
   constexpr int kRegs = kCols / 2, kStaging = kQkStaging<kCols>;
   constexpr int kLoGroups = kLoBytes / kTokensPerBlock / decode_wgmma::kContentKStepBytes /
-                            decode_wgmma::kKStepsPerPromotion;  // groups whose k-steps read lo
+                            kKStepsPerPromotion;  // groups whose k-steps read lo
   float part[kStaging][kRegs];
 #pragma unroll
   for (int i = 0; i < kRegs; ++i) {
@@ -45,8 +46,10 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
   const auto rope = [&](int k, float(&s)[kRegs], bool accumulate) {
     qk_rope<kCols>(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
-  const auto issue = [&](int grp, float(&stage)[kRegs]) { decode_wgmma::issue_qk_group(grp, stage, content, rope); };
-  decode_wgmma::staged_groups<decode_wgmma::kQkGroups, kStaging>(
+  const auto issue = [&](int grp, float(&stage)[kRegs]) {
+    decode_wgmma::issue_qk_group<kKStepsPerPromotion>(grp, stage, content, rope);
+  };
+  decode_wgmma::staged_groups<decode_wgmma::kQkGroups<kKStepsPerPromotion>, kStaging>(
       acc, part, issue,
       [&](int grp) {
         if (grp == kLoGroups - 1) before_hi();

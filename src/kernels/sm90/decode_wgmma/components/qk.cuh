@@ -53,8 +53,10 @@ __device__ __forceinline__ void compute_scores(const SharedStorage& sm, const Pa
   const auto rope = [&](int k, float(&s)[kQkBlockRegs], bool accumulate) {
     qk_rope_block(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
-  const auto issue = [&](int grp, float(&stage)[kQkBlockRegs]) { issue_qk_group(grp, stage, content, rope); };
-  staged_groups<kQkGroups, kQkBlockStaging>(d, part, issue, [](int) {},
+  const auto issue = [&](int grp, float(&stage)[kQkBlockRegs]) {
+    issue_qk_group<kKStepsPerPromotion>(grp, stage, content, rope);
+  };
+  staged_groups<kQkGroups<kKStepsPerPromotion>, kQkBlockStaging>(d, part, issue, [](int) {},
                                             [&](float(&stage)[kQkBlockRegs]) { add_promoted(d, stage); });
 }
 

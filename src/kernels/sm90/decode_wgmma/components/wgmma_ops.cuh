@@ -100,20 +100,25 @@ __device__ __forceinline__ void staged_groups(float (&d)[kRegs], float (&part)[k
   }
 }
 
-inline constexpr int kQkContentGroups = kContentKSteps / kKStepsPerPromotion;
-inline constexpr int kQkGroups = kQkContentGroups + 1;  // + the RoPE chain
+// QK's groups for a promotion every kStepsPerPromotion e4m3 k-steps: the content groups, then
+// the RoPE chain.
+template <int kStepsPerPromotion>
+inline constexpr int kQkContentGroups = kContentKSteps / kStepsPerPromotion;
+template <int kStepsPerPromotion>
+inline constexpr int kQkGroups = kQkContentGroups<kStepsPerPromotion> + 1;
 
-// Issues QK group grp of staged_groups (the qk.cuh of both wgmma kernels): kKStepsPerPromotion
+// Issues QK group grp of staged_groups (the qk.cuh of both wgmma kernels): kStepsPerPromotion
 // e4m3 content k-steps, content(k, stage, accumulate), or after them the bf16 RoPE chain,
 // rope(k, stage, accumulate); k is the k-step's first byte in a row of the operands, from which
 // each kernel derives its descriptors (their tiles differ: which operand is the page, and
 // whether the page's content is split, decode_narrow/components/load.cuh).
-template <int kRegs, class Content, class Rope>
+template <int kStepsPerPromotion, int kRegs, class Content, class Rope>
 __device__ __forceinline__ void issue_qk_group(int grp, float (&stage)[kRegs], Content&& content, Rope&& rope) {
-  if (grp < kQkContentGroups) {
+  static_assert(kContentKSteps % kStepsPerPromotion == 0);
+  if (grp < kQkContentGroups<kStepsPerPromotion>) {
 #pragma unroll
-    for (int kk = 0; kk < kKStepsPerPromotion; ++kk)
-      content((grp * kKStepsPerPromotion + kk) * kContentKStepBytes, stage, kk > 0);
+    for (int kk = 0; kk < kStepsPerPromotion; ++kk)
+      content((grp * kStepsPerPromotion + kk) * kContentKStepBytes, stage, kk > 0);
   } else {
 #pragma unroll
     for (int ks = 0; ks < kRopeKSteps; ++ks) rope(ks * kRopeKStepBytes, stage, ks > 0);
