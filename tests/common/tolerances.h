@@ -29,8 +29,8 @@
 //   below the FP8 distance to the truth), lse 1e-4 (50x).
 //   The wgmma FP8 kernels (src/kernels/sm90/decode_wgmma, decode_narrow): Hopper's FP8 tensor
 //   cores do not sum the 32 products of one e4m3 k-step in IEEE fp32 (they are aligned to the
-//   largest and truncated). The kernels add every one (narrow) or two (64-row) k-steps' result
-//   into an fp32 accumulator (two-level accumulation: one 16-step chain put the LSE 1-2e-2
+//   largest and truncated). The kernels add every one (16-row) or two (32- and 64-row) k-steps'
+//   result into an fp32 accumulator (two-level accumulation: one 16-step chain put the LSE 1-2e-2
 //   off). Their scores are ~1e-4 relative off the emulation's, 100x below what e4m3 rounding of
 //   q and k already costs against the truth (lse errors of 0.1-0.6 above), and their distance
 //   to the truth equals the emulation's (8K, 32K and 128K tokens). But P8 = e4m3(P' * mult) is
@@ -44,8 +44,8 @@
 //     out rel L2 median 7.3e-4, 99th percentile 1.6e-3, max 8.8e-3 (12 runs above 2e-3 with a
 //       promotion every k-step in every kernel, 13 with the 64-row kernel's every two: the
 //       flips hardly depend on it);
-//     lse max abs, 64-row kernel (a promotion every 2 k-steps): median 1.5e-3, p99 2.4e-3,
-//       max 2.8e-3; narrow kernels (every k-step): median 8.6e-4, max 1.9e-3.
+//     lse max abs with a promotion every 2 k-steps: median 1.5e-3, p99 2.4e-3, max 2.8e-3;
+//       every k-step: median 8.6e-4, max 1.9e-3.
 //   The SIMT kernels on the same seeds: out rel L2 max 1.5e-4, lse 1.9e-6: the 2e-3 bound
 //   holds for them with margin, but not for any tensor-core kernel on every draw (the fixed
 //   seeds happened to pass it until session 26).

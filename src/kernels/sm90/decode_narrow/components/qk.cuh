@@ -25,7 +25,7 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
                                                float (&acc)[kCols / 2], BeforeHi&& before_hi) {
   constexpr int kRegs = kCols / 2, kStaging = kQkStaging<kCols>;
   constexpr int kLoGroups = kLoBytes / kTokensPerBlock / decode_wgmma::kContentKStepBytes /
-                            kKStepsPerPromotion;  // groups whose k-steps read lo
+                            kKStepsPerPromotion<kCols>;  // groups whose k-steps read lo
   float part[kStaging][kRegs];
 #pragma unroll
   for (int i = 0; i < kRegs; ++i) {
@@ -47,9 +47,9 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
     qk_rope<kCols>(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
   const auto issue = [&](int grp, float(&stage)[kRegs]) {
-    decode_wgmma::issue_qk_group<kKStepsPerPromotion>(grp, stage, content, rope);
+    decode_wgmma::issue_qk_group<kKStepsPerPromotion<kCols>>(grp, stage, content, rope);
   };
-  decode_wgmma::staged_groups<decode_wgmma::kQkGroups<kKStepsPerPromotion>, kStaging>(
+  decode_wgmma::staged_groups<decode_wgmma::kQkGroups<kKStepsPerPromotion<kCols>>, kStaging>(
       acc, part, issue,
       [&](int grp) {
         if (grp == kLoGroups - 1) before_hi();
