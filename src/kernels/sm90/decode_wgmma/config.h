@@ -53,12 +53,11 @@ inline constexpr int kRopeKStepBytes = 32;          // bf16 k-step: 16 values
 inline constexpr int kContentKSteps = kDimLatent / kContentKStepBytes;       // 16
 inline constexpr int kRopeKSteps = 2 * kDimRope / kRopeKStepBytes;           // 4
 // e4m3 k-steps chained in the tensor core before each fp32 promotion of QK (qk.cuh;
-// two-level accumulation). Two, not one: 6-8 % faster at every 64-row shape, the error
-// against the float64 truth the same as the emulation's at 8K, 32K and 128K tokens, and the
-// agreement with the emulation within the tolerance the fixed seeds and 30 fresh seeds give
-// (tests/common/tolerances.h: the LSE's deviation from the emulation roughly doubles, from a
-// median 8.6e-4 to 1.5e-3; docs/perf.md, session 26). The narrow kernel, memory-bound, keeps one
-// (decode_narrow/config.h).
+// two-level accumulation). Two, not one: 6-8 % faster at every 64-row shape, with the error
+// against the float64 truth the emulation's at 8K, 32K and 128K tokens. The LSE's deviation from
+// the emulation roughly doubles (median 8.6e-4 -> 1.5e-3 over 30 fresh seeds), inside the bound
+// that sweep gives (tests/common/tolerances.h; docs/perf.md, session 26). The 16-row narrow
+// kernel keeps one (decode_narrow/config.h).
 inline constexpr int kKStepsPerPromotion = 2;
 // PV: each warpgroup owns 256 output dims, computed in chunks (dim tiles) of 64 (wgmma M) so
 // that one chunk's block product (V^T x P8^T, fp32) fits beside O before it is folded in.
