@@ -47,7 +47,7 @@
 //     lse max abs with a promotion every 2 k-steps: median 1.5e-3, p99 2.4e-3, max 2.8e-3;
 //       every k-step: median 8.6e-4, max 1.9e-3.
 //   The SIMT kernels on the same seeds: out rel L2 max 1.5e-4, lse 1.9e-6: the 2e-3 bound
-//   holds for them with margin, but not for any tensor-core kernel on every draw (the fixed
+//   holds for them with margin, but not for the wgmma kernels on every draw (the fixed
 //   seeds happened to pass it until session 26).
 //   Bounds: out 2e-2 (2.3x the worst measured), lse 5e-3 (1.8x).
 // Against the float64 truth: the kernel must not be worse than its emulation (slack below;
