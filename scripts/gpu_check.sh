@@ -3,7 +3,8 @@
 #   1. build, unless a build (e.g. one carried from a machine with gtest and friends, packed by
 #      scripts/make_carry.sh) exists
 #   2. ctest -L gpu
-#   3. compute-sanitizer memcheck and racecheck on small GPU test cases
+#   3. compute-sanitizer memcheck and racecheck on small GPU test cases; the decode grids on 5
+#      fresh seeds (scripts/seed_sweep.sh)
 #   4. the SASS of the wgmma and narrow FP8 decode kernels: QGMMA and HGMMA present, no local
 #      memory in the per-block loop (cuobjdump; scripts/sass_check.py)
 #   5. ./build/snapmla (the demo) and ./build/snapmla bench, default (wgmma FP8, tensor-core
@@ -91,6 +92,10 @@ if [ -x "$SANITIZER" ]; then
 else
   echo "gpu_check: compute-sanitizer not found, skipping the sanitizer runs"
 fi
+
+# The decode grids again on 5 fresh seeds (SNAPMLA_TEST_SEED; the bounds hold on every one),
+# with the distribution of the FP8 kernels' agreement with the emulation.
+step seed_sweep env OUT="$LOG/seed_sweep" SNAPMLA_BUILD_DIR="$BUILD" scripts/seed_sweep.sh 5
 
 CUOBJDUMP=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
 if [ -x "$CUOBJDUMP" ] && [ -x "$BUILD/snapmla" ]; then

@@ -11,6 +11,8 @@
 # Grids: test_decode_gpu's head grid on the route the API picks (7 head counts x s_q 1, 2, 4,
 # causal, three short requests), and test_decode_kernels_gpu's grid on every wgmma route forced
 # (WgmmaFp8EveryRoute*). Logs and the raw lines go to $OUT (if set) or $BUILD/seed_sweep.
+# The tests assert their bounds on every seed: the script exits 1 if any run failed (the
+# distribution is printed either way), so scripts/gpu_check.sh runs a few seeds as a check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-30}
@@ -19,14 +21,19 @@ LOG=${OUT:-$BUILD/seed_sweep}
 mkdir -p "$LOG"
 RAW="$LOG/seed_sweep_${SNAPMLA_DECODE_KERNEL:-default}.txt"
 : >"$RAW"
+failed=0
 for seed in $(seq 1 "$N"); do
-  SNAPMLA_TEST_SEED=$seed "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/*' 2>&1 |
-    grep -E " fp8 +parts" | sed "s/^/seed $seed api /" >>"$RAW"
+  SNAPMLA_TEST_SEED=$seed "$BUILD/tests/gpu/snapmla.test.gpu.decode" --gtest_filter='Heads/*' >"$LOG/last.log" 2>&1 ||
+    { failed=$((failed + 1)); cp "$LOG/last.log" "$LOG/failed_decode_seed$seed.log"; }
+  grep -E " fp8 +parts" "$LOG/last.log" | sed "s/^/seed $seed api /" >>"$RAW"
   if [ -z "${SNAPMLA_DECODE_KERNEL:-}" ]; then
     SNAPMLA_TEST_SEED=$seed "$BUILD/tests/gpu/snapmla.test.gpu.decode_kernels" \
-      --gtest_filter='Shapes/DecodeTcGrid.WgmmaFp8EveryRoute*' 2>&1 | grep -E "^route" | sed "s/^/seed $seed /" >>"$RAW"
+      --gtest_filter='Shapes/DecodeTcGrid.WgmmaFp8EveryRoute*' >"$LOG/last.log" 2>&1 ||
+      { failed=$((failed + 1)); cp "$LOG/last.log" "$LOG/failed_decode_kernels_seed$seed.log"; }
+    grep -E "^route" "$LOG/last.log" | sed "s/^/seed $seed /" >>"$RAW"
   fi
 done
+rm -f "$LOG/last.log"
 python3 - "$RAW" <<'EOF'
 import re, sys
 runs = {}
@@ -48,3 +55,5 @@ print("largest out rel L2:")
 for r in worst:
     print("  " + r[2][:160])
 EOF
+echo "seed_sweep: $N seeds, $failed test runs failed (their logs: $LOG/failed_*.log)"
+[ "$failed" -eq 0 ]
