@@ -43,13 +43,6 @@ inline constexpr int kMinBatchForThreeCtas = 64;
 // 1x1x16x131072 56.3 -> 53.0; at 8 requests two parts a SM stay faster, 28.4 against 32.9 us,
 // and at 32 rows too, 67.3 against 74.8 us at 1x1x32x131072; docs/perf.md, v31).
 inline constexpr int kMinBatchForTwoParts = 8;
-// e4m3 k-steps chained in the tensor core before each fp32 promotion of QK (qk.cuh), by rows a
-// CTA. 16 rows: one; the kernel streams the cache at the copy roof's pace (and serves the small
-// calls in row groups), and two measured no faster there, so it keeps the closer agreement with
-// the emulation. 32 rows: two, as the 64-row kernel (decode_wgmma/config.h): 3-4 % faster at
-// 128x1x32x8192 and 128x2x16x8192 (docs/perf.md, session 26).
-template <int kCols>
-inline constexpr int kKStepsPerPromotion = kCols == 32 ? 2 : 1;
 inline constexpr int kDimTiles = kDimLatent / 64;  // PV M tiles
 inline constexpr int kPvKSteps = kTokensPerBlock / 32;
 

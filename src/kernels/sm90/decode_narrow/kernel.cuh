@@ -12,7 +12,7 @@
 //   1. load      wait for page blk, then TMA page blk + 1 into the other stage; split ring:
 //                page blk + 1's lo part now, its hi part halfway through PV       (load.cuh)
 //   2. QK        S^T = K Q^T, e4m3 + bf16 wgmma, promoted to fp32 every 1 or 2
-//                k-steps (16 or 32 rows, config.h)                               (qk.cuh)
+//                k-steps (16 or 32 rows, decode_wgmma/config.h)                  (qk.cuh)
 //   3. softmax   online max over the 4 warps (one exchange), P8^T to shared memory
 //                                                                              (softmax_p.cuh)
 //   4. PV        O^T += V^T P8^T, V^T fragments from the page by ldmatrix       (pv.cuh)

@@ -52,13 +52,17 @@ inline constexpr int kContentKStepBytes = 32;       // e4m3 k-step: 32 values
 inline constexpr int kRopeKStepBytes = 32;          // bf16 k-step: 16 values
 inline constexpr int kContentKSteps = kDimLatent / kContentKStepBytes;       // 16
 inline constexpr int kRopeKSteps = 2 * kDimRope / kRopeKStepBytes;           // 4
-// e4m3 k-steps chained in the tensor core before each fp32 promotion of QK (qk.cuh;
-// two-level accumulation). Two, not one: 6-8 % faster at every 64-row shape, with the error
-// against the float64 truth the emulation's at 8K, 32K and 128K tokens. The LSE's deviation from
-// the emulation roughly doubles (median 8.6e-4 -> 1.5e-3 over 30 fresh seeds), inside the bound
-// that sweep gives (tests/common/tolerances.h; docs/perf.md, session 26). The 16-row narrow
-// kernel keeps one (decode_narrow/config.h).
-inline constexpr int kKStepsPerPromotion = 2;
+// e4m3 k-steps chained in the tensor core before each fp32 promotion of QK (two-level
+// accumulation), by query rows a CTA; the one rule for the 64-row kernel (qk.cuh) and the
+// narrow kernels (decode_narrow/components/qk.cuh). Two from 32 rows: 6-8 % faster at every
+// 64-row shape, 3-4 % at 32 rows with b = 128, with the error against the float64 truth the
+// emulation's at 8K, 32K and 128K tokens; the LSE's deviation from the emulation roughly
+// doubles (median 8.6e-4 -> 1.5e-3 over 30 fresh seeds), inside the bound that sweep gives
+// (tests/common/tolerances.h). One at 16 rows: that kernel streams the cache at the copy roof's
+// pace (and serves the small calls in row groups), two measured no faster, so it keeps the
+// closer agreement with the emulation (docs/perf.md, session 26).
+SNAPMLA_HD constexpr int qk_ksteps_per_promotion(int rows_per_cta) { return rows_per_cta >= 32 ? 2 : 1; }
+inline constexpr int kKStepsPerPromotion = qk_ksteps_per_promotion(kRowsPerCta);
 // PV: each warpgroup owns 256 output dims, computed in chunks (dim tiles) of 64 (wgmma M) so
 // that one chunk's block product (V^T x P8^T, fp32) fits beside O before it is folded in.
 inline constexpr int kPvDimsPerWarpgroup = kDimLatent / kWarpgroups;          // 256

@@ -1,10 +1,9 @@
 // Step 2: S^T[64 tokens, kCols rows] of one page, A = the page (SW128, 64 token rows, content
 // in its lo and hi parts, load.cuh), B = Q (SW128, kCols rows). As in the wgmma kernel (its
-// qk.cuh says why), the e4m3 k-steps are promoted to fp32: every kKStepsPerPromotion
-// (config.h) of them
-// start from zero in one of kQkStaging staging accumulators (the first ones in the scores
-// themselves) and are added into the fp32 scores while the next ones run; the bf16 RoPE chain
-// is staged once.
+// qk.cuh says why), the e4m3 k-steps are promoted to fp32: every kSteps of them (one at 16
+// rows, two at 32: decode_wgmma::qk_ksteps_per_promotion) start from zero in one of kQkStaging
+// staging accumulators (the first ones in the scores themselves) and are added into the fp32
+// scores while the next ones run; the bf16 RoPE chain is staged once.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +23,9 @@ template <int kCols, class BeforeHi>
 __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, const PageView& page,
                                                float (&acc)[kCols / 2], BeforeHi&& before_hi) {
   constexpr int kRegs = kCols / 2, kStaging = kQkStaging<kCols>;
-  constexpr int kLoGroups = kLoBytes / kTokensPerBlock / decode_wgmma::kContentKStepBytes /
-                            kKStepsPerPromotion<kCols>;  // groups whose k-steps read lo
+  constexpr int kSteps = decode_wgmma::qk_ksteps_per_promotion(kCols);
+  constexpr int kLoGroups =
+      kLoBytes / kTokensPerBlock / decode_wgmma::kContentKStepBytes / kSteps;  // groups whose k-steps read lo
   float part[kStaging][kRegs];
 #pragma unroll
   for (int i = 0; i < kRegs; ++i) {
@@ -47,9 +47,9 @@ __device__ __forceinline__ void compute_scores(const NarrowStorage<kCols>& sm, c
     qk_rope<kCols>(advance_desc(a_rope, k), advance_desc(b_rope, k), s, accumulate);
   };
   const auto issue = [&](int grp, float(&stage)[kRegs]) {
-    decode_wgmma::issue_qk_group<kKStepsPerPromotion<kCols>>(grp, stage, content, rope);
+    decode_wgmma::issue_qk_group<kSteps>(grp, stage, content, rope);
   };
-  decode_wgmma::staged_groups<decode_wgmma::kQkGroups<kKStepsPerPromotion<kCols>>, kStaging>(
+  decode_wgmma::staged_groups<decode_wgmma::kQkGroups<kSteps>, kStaging>(
       acc, part, issue,
       [&](int grp) {
         if (grp == kLoGroups - 1) before_hi();
