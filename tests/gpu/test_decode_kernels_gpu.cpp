@@ -52,9 +52,23 @@ bool kernel_supports(const kernels::DecodeParams& p, Path path, Kernel k = Kerne
   if (k == Kernel::kWgmma) return path == Path::kFp8 && kernels::decode_fp8_wgmma_supports(p);
   return path == Path::kFp8 ? kernels::decode_fp8_tc_supports(p) : kernels::decode_bf16_tc_supports(p);
 }
-bool launch_kernel(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
-  if (k == Kernel::kWgmma) return path == Path::kFp8 && kernels::launch_decode_fp8_wgmma(p, nullptr) > 0;
-  return path == Path::kFp8 ? kernels::launch_decode_fp8_tc(p, nullptr) : kernels::launch_decode_bf16_tc(p, nullptr);
+// Launches the kernel under test; returns what it leaves to the combine as launch_combine's
+// merged_up_to (the wgmma kernels may merge some split requests themselves), or 0 where it
+// refused the call.
+int launch_kernel(const kernels::DecodeParams& p, Path path, Kernel k = Kernel::kTc) {
+  if (k == Kernel::kWgmma) return path == Path::kFp8 ? kernels::launch_decode_fp8_wgmma(p, nullptr) : 0;
+  const bool launched = path == Path::kFp8 ? kernels::launch_decode_fp8_tc(p, nullptr) : kernels::launch_decode_bf16_tc(p, nullptr);
+  return launched ? 1 : 0;  // the mma.sync kernels merge no split request themselves
+}
+// The bounds against the emulation of the kernel under test (tests/common/tolerances.h).
+double out_bound(Kernel k) { return k == Kernel::kWgmma ? testing::kWgmmaVsEmulationRelL2 : testing::kGpuVsEmulationRelL2; }
+double lse_bound(Kernel k) { return k == Kernel::kWgmma ? testing::kWgmmaVsEmulationLseAbs : testing::kGpuVsEmulationLseAbs; }
+// A wgmma route forced, then the combine for the split requests it left (its return value,
+// merged_up_to). Returns that value: 0 where the route refused the call (nothing launched).
+int launch_wgmma_route_and_combine(const kernels::DecodeParams& p, kernels::WgmmaRoute route) {
+  const int merged_up_to = kernels::launch_decode_fp8_wgmma(p, nullptr, route);
+  if (merged_up_to > 0) kernels::launch_combine(p, nullptr, merged_up_to);
+  return merged_up_to;
 }
 void launch_simt(const kernels::DecodeParams& p, Path path) {
   if (path == Path::kFp8) {
@@ -85,8 +99,9 @@ std::pair<testing::CpuDecodeResult, testing::CpuDecodeResult> run_kernel_and_sim
   const testing::CpuDecodeResult simt = g.result();
   poison_outputs(g);
   EXPECT_TRUE(kernel_supports(p, path, k));
-  EXPECT_TRUE(launch_kernel(p, path, k));
-  kernels::launch_combine(p, nullptr);
+  const int merged_up_to = launch_kernel(p, path, k);
+  EXPECT_GT(merged_up_to, 0);
+  if (merged_up_to > 0) kernels::launch_combine(p, nullptr, merged_up_to);
   return {g.result(), simt};
 }
 
@@ -108,13 +123,11 @@ void run_case(const Case& c, Path path, std::uint64_t seed, Kernel k = Kernel::k
               kernel_name(k).c_str(), path_name(path).c_str(), c.name.c_str(), parts, a.rel_l2, a.max_abs, a.lse_max_abs,
               100.0 * a.identical, s.rel_l2, s.lse_max_abs, ts.rel_l2, ts.lse_max_abs);
   EXPECT_EQ(a.mismatched_specials, 0) << "NaN/Inf (or unwritten outputs) where the emulation has none";
-  const double lse_bound = k == Kernel::kWgmma ? testing::kWgmmaVsEmulationLseAbs : testing::kGpuVsEmulationLseAbs;
-  const double out_bound = k == Kernel::kWgmma ? testing::kWgmmaVsEmulationRelL2 : testing::kGpuVsEmulationRelL2;
-  EXPECT_LE(a.rel_l2, out_bound);
-  EXPECT_LE(a.lse_max_abs, lse_bound);
+  EXPECT_LE(a.rel_l2, out_bound(k));
+  EXPECT_LE(a.lse_max_abs, lse_bound(k));
   EXPECT_EQ(ts.mismatched_specials, 0);
-  EXPECT_LE(ts.rel_l2, out_bound);
-  EXPECT_LE(ts.lse_max_abs, lse_bound);
+  EXPECT_LE(ts.rel_l2, out_bound(k));
+  EXPECT_LE(ts.lse_max_abs, lse_bound(k));
   if (c.truth) {
     const ref::HostResult truth = ref::attention_truth(problem);
     const ref::ErrorMetrics gt = ref::compare(tc.host(), truth);
@@ -184,12 +197,10 @@ TEST_P(DecodeTcGrid, WgmmaFp8EveryRouteMatchesEmulation) {
     SCOPED_TRACE(name);
     poison_outputs(g);
     if (route == WgmmaRoute::kNarrow32 && c.s_q * c.h_q > 32) {
-      EXPECT_EQ(kernels::launch_decode_fp8_wgmma(p, nullptr, route), 0);
+      EXPECT_EQ(launch_wgmma_route_and_combine(p, route), 0);
       continue;
     }
-    const int merged_up_to = kernels::launch_decode_fp8_wgmma(p, nullptr, route);
-    ASSERT_GT(merged_up_to, 0);
-    kernels::launch_combine(p, nullptr, merged_up_to);
+    ASSERT_GT(launch_wgmma_route_and_combine(p, route), 0);
     const testing::Agreement a = testing::agreement(g.result(), cpu);
     std::printf("route %-8s %-30s parts %3d | vs emulation: rel_l2 %.2e max_abs %.2e lse %.2e\n", name, c.name.c_str(),
                 parts, a.rel_l2, a.max_abs, a.lse_max_abs);
@@ -221,8 +232,7 @@ TEST(DecodeTcGpu, NanTokenReachesOnlyRowsThatSeeIt) {
       const auto [tc, simt] = run_kernel_and_simt(g, path, k);
       const auto a = testing::agreement(tc, cpu);
       EXPECT_EQ(a.mismatched_specials, 0) << what;
-      EXPECT_LE(a.rel_l2, k == Kernel::kWgmma ? testing::kWgmmaVsEmulationRelL2 : testing::kGpuVsEmulationRelL2)
-          << what;
+      EXPECT_LE(a.rel_l2, out_bound(k)) << what;
       for (int i = 0; i < c.s_q; ++i)
         for (int h = 0; h < c.h_q; ++h) {
           const float lse = tc.lse[(0 * c.h_q + h) * c.s_q + i];
@@ -241,7 +251,7 @@ TEST(DecodeTcGpu, RefusesMixedVisibilityTilesAndMisalignment) {
     SCOPED_TRACE(path_name(path));
     kernels::DecodeParams p = kernel_params(g, path);
     EXPECT_FALSE(kernel_supports(p, path));
-    EXPECT_FALSE(launch_kernel(p, path));
+    EXPECT_EQ(launch_kernel(p, path), 0);
     p.causal = false;
     EXPECT_TRUE(kernel_supports(p, path));
     p.causal = true;
@@ -281,7 +291,7 @@ TEST(DecodeWgmmaGpu, ServesMixedVisibilityRefusesMisalignment) {
   p = kernel_params(g, Path::kFp8);
   p.out_stride[2] = kDimLatent + 1;
   EXPECT_FALSE(kernel_supports(p, Path::kFp8, Kernel::kWgmma));
-  EXPECT_FALSE(launch_kernel(p, Path::kFp8, Kernel::kWgmma));
+  EXPECT_EQ(launch_kernel(p, Path::kFp8, Kernel::kWgmma), 0);
   EXPECT_FALSE(kernel_supports(kernel_params(g, Path::kBf16), Path::kBf16, Kernel::kWgmma));
 }
 
@@ -309,9 +319,7 @@ TEST(DecodeWgmmaGpu, ErrorAgainstTruthTracksEmulationOverContext) {
       g.step(Path::kFp8);
       poison_outputs(g);
       const kernels::DecodeParams p = kernel_params(g, Path::kFp8);
-      const int merged_up_to = kernels::launch_decode_fp8_wgmma(p, nullptr, r.route);
-      ASSERT_GT(merged_up_to, 0);
-      kernels::launch_combine(p, nullptr, merged_up_to);
+      ASSERT_GT(launch_wgmma_route_and_combine(p, r.route), 0);
       const testing::CpuDecodeResult gpu = g.result();
       const ref::HostResult truth = ref::attention_truth(problem);
       const ref::ErrorMetrics gt = ref::compare(gpu.host(), truth);
